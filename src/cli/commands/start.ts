@@ -1,0 +1,116 @@
+/**
+ * `gatehouse start [-c FILE] [--port N] [--host H]`: load and validate the config, open the
+ * listener, log JSON lines to stdout; SIGTERM/SIGINT drain in-flight requests and exit 0.
+ * Without -c: ./gatehouse.yaml if present, else the built-in quickstart (a demo MCP server behind
+ * the gateway on the embedded defaults).
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { loadConfig, configFromObject } from '../../config/load.js';
+import { ConfigError } from '../../config/errors.js';
+import type { GatewayConfig } from '../../config/types.js';
+import { createGateway } from '../../gateway.js';
+import { createLogger } from '../../observability/logger.js';
+import { startDemoMcpServer } from '../../demo/quickstart-server.js';
+import type { CliIo } from '../main.js';
+
+export async function runStart(argv: string[], io: CliIo): Promise<number> {
+  let args;
+  try {
+    args = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, port: { type: 'string' }, host: { type: 'string' } },
+      allowPositionals: false,
+      strict: true,
+    });
+  } catch (err) {
+    io.stderr(`gatehouse start: ${(err as Error).message}`);
+    return 2;
+  }
+  const port = args.values.port === undefined ? undefined : Number(args.values.port);
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    io.stderr(`gatehouse start: --port must be an integer between 0 and 65535`);
+    return 2;
+  }
+  const logger = createLogger();
+  let demo: { url: string; close(): Promise<void> } | undefined;
+  let config: GatewayConfig;
+  const file = args.values.config ?? (existsSync(resolve(io.cwd, 'gatehouse.yaml')) ? 'gatehouse.yaml' : undefined);
+  try {
+    if (file !== undefined) {
+      config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
+    } else {
+      const started = await startDemoMcpServer();
+      demo = started;
+      config = await configFromObject(
+        {
+          gateway: { listen: `${args.values.host ?? '127.0.0.1'}:${port ?? 8080}` },
+          store: 'sqlite:./.gatehouse/gatehouse.db',
+          cache: 'memory',
+          servers: [{ name: 'demo', type: 'passthrough', description: 'built-in demo MCP server', backend: { url: started.url } }],
+        },
+        { baseDir: io.cwd, env: io.env },
+      );
+    }
+  } catch (err) {
+    await demo?.close();
+    if (err instanceof ConfigError) {
+      io.stderr(err.message);
+      return 2;
+    }
+    throw err;
+  }
+
+  let gateway;
+  let url: string;
+  try {
+    gateway = await createGateway(config, { logger });
+    ({ url } = await gateway.listen(port ?? config.gateway.port, args.values.host ?? config.gateway.host));
+  } catch (err) {
+    io.stderr(`gatehouse start: ${(err as Error).message}`);
+    await demo?.close();
+    return 1;
+  }
+  // the public URL stays the configured one; when it was derived from listen, it follows the bound port
+  const base = config.file === undefined || port !== undefined || config.gateway.port === 0 ? url : config.gateway.publicUrl;
+  const servers = config.servers.map((s) => ({ name: s.name, mcp: `${base}/${s.name}/mcp`, sse: `${base}/${s.name}/sse` }));
+  logger.info({ url, config: config.file ?? 'quickstart', servers }, 'gatehouse listening');
+  if (!config.file) {
+    io.stderr(
+      [
+        '',
+        `Gatehouse quickstart: a demo MCP server is running behind the gateway.`,
+        `  MCP endpoint (Streamable HTTP): ${base}/demo/mcp`,
+        `  legacy SSE endpoint:            ${base}/demo/sse`,
+        `  health / metrics:               ${base}/healthz  ${base}/metrics`,
+        `Connect a client, e.g. VS Code .vscode/mcp.json: { "servers": { "demo": { "type": "http", "url": "${base}/demo/mcp" } } }`,
+        `Write a gatehouse.yaml (see README) to put your own MCP servers behind the gateway.`,
+        '',
+      ].join('\n'),
+    );
+  }
+
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (signal: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ signal }, 'draining');
+      gateway.close()
+        .then(() => demo?.close())
+        .then(() => {
+          logger.info('stopped');
+          logger.flush();
+          resolveExit(0);
+        })
+        .catch((err: unknown) => {
+          logger.error({ err }, 'shutdown failed');
+          logger.flush();
+          resolveExit(1);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+}

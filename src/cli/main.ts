@@ -1,0 +1,51 @@
+/**
+ * `gatehouse` CLI: argv parsing and exit codes only (0 ok, 1 runtime failure, 2 invalid input).
+ */
+import { runStart } from './commands/start.js';
+import { runValidate } from './commands/validate.js';
+import { VERSION } from '../version.js';
+
+const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM policy language
+
+Usage:
+  gatehouse start [-c FILE] [--port N] [--host H]   run the gateway (no config: built-in quickstart)
+  gatehouse validate [-c FILE]                      check the configuration; problems as FILE:LINE:COL: message
+  gatehouse --version | --help
+`;
+
+export interface CliIo {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  cwd: string;
+  env: NodeJS.ProcessEnv;
+}
+
+export const processIo = (): CliIo => ({
+  stdout: (s) => process.stdout.write(s.endsWith('\n') ? s : s + '\n'),
+  stderr: (s) => process.stderr.write(s.endsWith('\n') ? s : s + '\n'),
+  cwd: process.cwd(),
+  env: process.env,
+});
+
+export async function main(argv: string[], io: CliIo = processIo()): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'start':
+      return runStart(rest, io);
+    case 'validate':
+      return runValidate(rest, io);
+    case '--version':
+    case '-v':
+      io.stdout(VERSION);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      io.stdout(HELP);
+      return command === undefined ? 2 : 0;
+    default:
+      io.stderr(`unknown command "${command}"\n\n${HELP}`);
+      return 2;
+  }
+}

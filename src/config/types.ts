@@ -1,0 +1,112 @@
+/**
+ * The runtime form of the configuration: defaulted, resolved and frozen. Produced once by
+ * `loadConfig` (config/load.ts) from gatehouse.yaml; nothing else reads the raw YAML.
+ */
+import type { RawConfig } from './schema.js';
+
+export interface NamedValue {
+  readonly value: string;
+  readonly secret: boolean;
+}
+
+export interface BackendConfig {
+  /** Backend URL (for MCP backends: the MCP endpoint or, for sse, the SSE endpoint). */
+  readonly url: string;
+  readonly transport: 'streamable-http' | 'sse';
+  readonly timeoutMs: number;
+}
+
+export interface ToolConfig {
+  readonly name: string;
+  readonly policies?: PolicySource;
+  readonly scopes: readonly string[];
+}
+
+/** Where a policy document came from: a file (path absolute) or inline XML in the config. */
+export interface PolicySource {
+  readonly file?: string;
+  readonly xml: string;
+}
+
+export interface PassthroughServerConfig {
+  readonly name: string;
+  readonly type: 'passthrough';
+  readonly backend: BackendConfig;
+  /** lower-cased header names that may be copied from the client to the backend */
+  readonly forwardHeaders: readonly string[];
+  readonly allowTools: readonly string[] | undefined;
+  readonly denyTools: readonly string[];
+  readonly tools: readonly ToolConfig[];
+  readonly policies?: PolicySource;
+  readonly resourceMetadata?: {
+    readonly authorizationServers: readonly string[];
+    readonly scopes: readonly string[];
+    readonly resourceName?: string;
+    readonly resourceDocumentation?: string;
+  };
+}
+
+export type ServerConfig = PassthroughServerConfig;
+
+/** An APIM product: a bundle of servers that subscriptions grant. */
+export interface ProductConfig {
+  readonly name: string;
+  /** server names (all servers, also those of types the runtime does not serve yet) */
+  readonly servers: readonly string[];
+  /** default true */
+  readonly subscriptionRequired: boolean;
+  readonly policies?: PolicySource;
+}
+
+export interface GatewaySettings {
+  readonly host: string;
+  readonly port: number;
+  /** canonical base URL without a trailing slash */
+  readonly publicUrl: string;
+  /** exact origins ("https://app.example.com") allowed in the Origin header; loopback origins are always allowed when bound to loopback */
+  readonly allowedOrigins: readonly string[];
+  /** Host header values accepted (host or host:port, lower case); empty = any (not bound to loopback) */
+  readonly allowedHosts: readonly string[];
+  readonly trustProxy: boolean;
+  readonly maxBodyBytes: number;
+  readonly drainTimeoutMs: number;
+  readonly sessionTtlMs: number;
+}
+
+export interface GatewayConfig {
+  /** absolute path of the config file, or undefined for the built-in quickstart */
+  readonly file: string | undefined;
+  /** folder relative paths resolve against */
+  readonly baseDir: string;
+  readonly gateway: GatewaySettings;
+  readonly store: string;
+  readonly cache: string;
+  readonly namedValues: ReadonlyMap<string, NamedValue>;
+  readonly servers: readonly ServerConfig[];
+  /** global-scope policy document (`policies` at the top level); set by loadConfig */
+  readonly policies?: PolicySource;
+  /** policy fragments by id (`fragments`); always set by loadConfig (optional for hand-built configs) */
+  readonly fragments?: ReadonlyMap<string, PolicySource>;
+  /** products (`products`); always set by loadConfig (optional for hand-built configs) */
+  readonly products?: readonly ProductConfig[];
+  /** the validated raw document (after env/named-value substitution); keys not yet used by the runtime live here */
+  readonly raw: RawConfig;
+}
+
+/** One problem found in a config or policy file, printed as FILE:LINE:COL: message. */
+export interface Problem {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+  readonly message: string;
+}
+
+export const DEFAULTS = {
+  listen: '127.0.0.1:8080',
+  store: 'sqlite:./.gatehouse/gatehouse.db',
+  cache: 'memory',
+  maxBodyBytes: 4 * 1024 * 1024,
+  backendTimeoutSeconds: 30,
+  drainTimeoutSeconds: 10,
+  sessionTtlSeconds: 3600,
+} as const;

@@ -1,0 +1,199 @@
+/**
+ * createGateway(config): wires the validated configuration to the store, the cache, the servers'
+ * endpoints and one node:http listener. Everything is built here once; requests only look up a
+ * route and run the prepared handler.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import type { AddressInfo, Socket } from 'node:net';
+import type { GatewayConfig } from './config/types.js';
+import type { Cache } from './cache/types.js';
+import type { Store } from './store/types.js';
+import { openCache } from './cache/open.js';
+import { openStore } from './store/open.js';
+import { GatewayError, isGatewayError } from './errors/gateway-error.js';
+import { createLogger, type Logger } from './observability/logger.js';
+import { Metrics } from './observability/metrics.js';
+import { UpstreamPools } from './proxy/upstream-pool.js';
+import { SessionStore } from './mcp/sessions.js';
+import { PassthroughBackend } from './mcp/passthrough-backend.js';
+import { StreamableEndpoint, sendMcpError, type RequestContext } from './mcp/streamable-endpoint.js';
+import { LegacySseEndpoint } from './mcp/legacy-sse-endpoint.js';
+import { compileToolFilter } from './mcp/tool-filter.js';
+import { sendError, sendJson } from './server/http-util.js';
+import { checkHost, checkOrigin, isLoopbackHost } from './server/origin.js';
+
+export interface GatewayOptions {
+  readonly logger?: Logger;
+  /** pre-opened store/cache (tests, embedding); otherwise opened from config */
+  readonly store?: Store;
+  readonly cache?: Cache;
+}
+
+interface ServerRoute {
+  readonly name: string;
+  readonly backend: PassthroughBackend;
+  readonly streamable: StreamableEndpoint;
+  readonly legacy: LegacySseEndpoint;
+}
+
+export interface Gateway {
+  readonly config: GatewayConfig;
+  readonly logger: Logger;
+  readonly metrics: Metrics;
+  /** start listening; resolves with the bound address */
+  listen(port?: number, host?: string): Promise<{ url: string; port: number; host: string }>;
+  /** stop accepting, let in-flight requests finish (up to drainTimeout), close everything */
+  close(): Promise<void>;
+  readonly httpServer: Server;
+}
+
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
+  const logger = opts.logger ?? createLogger();
+  const metrics = new Metrics();
+  const store = opts.store ?? (await openStore(config.store));
+  const cache = opts.cache ?? (await openCache(config.cache));
+  const sessions = new SessionStore(cache, config.gateway.sessionTtlMs);
+  const pools = new UpstreamPools();
+  const basePath = new URL(config.gateway.publicUrl).pathname.replace(/\/$/, '');
+
+  const routes = new Map<string, ServerRoute>();
+  for (const server of config.servers) {
+    const backend = new PassthroughBackend(server, pools, sessions, logger.child({ server: server.name }), (delta) => metrics.sessions.inc({ server: server.name }, delta));
+    const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes };
+    routes.set(server.name, {
+      name: server.name,
+      backend,
+      streamable: new StreamableEndpoint(deps),
+      legacy: new LegacySseEndpoint(deps, `${basePath}/${server.name}/messages`),
+    });
+  }
+
+  let draining = false;
+  const inflight = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  async function route(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, server: { name: string } | undefined): Promise<void> {
+    const url = req.url ?? '/';
+    const q = url.indexOf('?');
+    const path = q === -1 ? url : url.slice(0, q);
+    const rel = basePath && path.startsWith(basePath) ? path.slice(basePath.length) : path;
+    if (rel === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (rel === '/readyz') {
+      const [s, c] = await Promise.all([store.ping().catch(() => false), cache.ping().catch(() => false)]);
+      const ok = s && c && !draining;
+      return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable', store: s ? 'ok' : 'down', cache: c ? 'ok' : 'down', draining });
+    }
+    if (rel === '/metrics') {
+      const body = await metrics.registry.metrics();
+      res.writeHead(200, { 'content-type': metrics.registry.contentType });
+      res.end(body);
+      return;
+    }
+    // /NAME/mcp, /NAME/sse, /NAME/messages
+    const slash = rel.indexOf('/', 1);
+    if (slash > 1) {
+      const r = routes.get(rel.slice(1, slash));
+      const tail = rel.slice(slash);
+      if (r && (tail === '/mcp' || tail === '/sse' || tail === '/messages')) {
+        (server as { name: string }).name = r.name;
+        const origin = req.headers.origin;
+        if (origin !== undefined && !checkOrigin(origin, config.gateway)) {
+          throw new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', 'Forbidden: Origin not allowed');
+        }
+        if (draining) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'Service Unavailable: the gateway is shutting down');
+        if (tail === '/mcp') return r.streamable.handle(req, res, ctx);
+        if (tail === '/sse') return r.legacy.open(req, res, ctx);
+        return r.legacy.message(req, res, ctx, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
+      }
+    }
+    throw new GatewayError('GW_ERR_NOT_FOUND', 'Not Found');
+  }
+
+  const httpServer = createServer({ noDelay: true, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
+    const start = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const requestId = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
+    res.setHeader('x-request-id', requestId);
+    const ctx: RequestContext = { requestId };
+    const server = { name: '' };
+    inflight.add(res);
+    res.on('close', () => {
+      inflight.delete(res);
+      if (server.name) {
+        const status = res.statusCode;
+        metrics.requests.inc({ server: server.name, method: ctx.method ?? req.method ?? '', tool: metrics.toolLabel(ctx.tool), status: String(status) });
+        metrics.duration.observe({ server: server.name, method: ctx.method ?? req.method ?? '' }, Number(process.hrtime.bigint() - start) / 1e9);
+        if (ctx.errorCode) metrics.errors.inc({ server: server.name, kind: ctx.errorCode });
+        if (logger.isLevelEnabled('info')) {
+          logger.info({ requestId, server: server.name, httpMethod: req.method, method: ctx.method, tool: ctx.tool, status, ms: Number(process.hrtime.bigint() - start) / 1e6, error: ctx.errorCode }, 'request');
+        }
+      }
+    });
+    // DNS-rebinding defence (MCP transport security): when bound to loopback only loopback Host names are served
+    if (!checkHost(req.headers.host, config.gateway)) {
+      ctx.errorCode = 'GW_ERR_HOST_FORBIDDEN';
+      req.resume();
+      sendError(res, new GatewayError('GW_ERR_HOST_FORBIDDEN', 'Forbidden: Host not allowed'));
+      return;
+    }
+    route(req, res, ctx, server).catch((err: unknown) => {
+      const e = isGatewayError(err) ? err : new GatewayError('GW_ERR_INTERNAL', 'Internal Server Error', { cause: err });
+      ctx.errorCode = e.code;
+      if (e.code === 'GW_ERR_INTERNAL') logger.error({ requestId, err }, 'unexpected error');
+      else if (e.status >= 500) logger.warn({ requestId, server: server.name || undefined, code: e.code, detail: e.detail }, e.message);
+      if (!req.complete) req.resume();
+      if (server.name) sendMcpError(res, e);
+      else sendError(res, e);
+    });
+  });
+  httpServer.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  httpServer.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+    else socket.destroy();
+    void err;
+  });
+
+  return {
+    config,
+    logger,
+    metrics,
+    httpServer,
+    listen(port = config.gateway.port, host = config.gateway.host) {
+      return new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const addr = httpServer.address() as AddressInfo;
+          const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+          resolve({ url: `http://${h}:${addr.port}`, port: addr.port, host: addr.address });
+        });
+      });
+    },
+    async close() {
+      draining = true;
+      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // long-lived streams (GET and legacy SSE) don't finish by themselves: end them now
+      for (const r of routes.values()) r.legacy.closeAll();
+      for (const res of inflight) {
+        if (res.getHeader('content-type') === 'text/event-stream' && res.headersSent) res.end();
+      }
+      httpServer.closeIdleConnections();
+      const deadline = Date.now() + config.gateway.drainTimeoutMs;
+      while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      for (const s of sockets) s.destroy();
+      await closed;
+      for (const r of routes.values()) r.backend.close();
+      await pools.close();
+      if (!opts.cache) await cache.close();
+      if (!opts.store) await store.close();
+    },
+  };
+}
+
+export { isLoopbackHost };

@@ -1,0 +1,53 @@
+/**
+ * MCP session records, kept in the cache interface so any replica that shares the cache can serve
+ * a session (Streamable HTTP backends are reached statelessly with the stored backend session id).
+ * MCP 2025-11-25 §Session Management: ids are cryptographically secure and visible ASCII; we use
+ * 256 random bits, base64url.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Cache } from '../cache/types.js';
+
+export interface SessionRecord {
+  readonly server: string;
+  /** the authenticated subject that created the session (null when the server is unauthenticated) */
+  readonly subject: string | null;
+  /** the backend's own session id (Streamable HTTP backends); never sent downstream */
+  backendSessionId?: string | undefined;
+  /** protocol version negotiated with the client */
+  protocolVersion: string;
+  /** the client's initialize params, replayed when the backend session must be re-created */
+  readonly initParams: Record<string, unknown>;
+  /** how the client is connected: Streamable HTTP or the legacy HTTP+SSE transport */
+  readonly downstream: 'streamable-http' | 'sse';
+  readonly createdAt: number;
+}
+
+const PREFIX = 'mcp:session:';
+
+export const newSessionId = (): string => randomBytes(32).toString('base64url');
+
+export class SessionStore {
+  constructor(private readonly cache: Cache, private readonly ttlMs: number) {}
+
+  async create(record: SessionRecord, id = newSessionId()): Promise<string> {
+    await this.cache.set(PREFIX + id, JSON.stringify(record), this.ttlMs);
+    return id;
+  }
+
+  async get(id: string): Promise<SessionRecord | undefined> {
+    // MCP-Session-Id is visible ASCII; anything else (or absurd length) can't be ours
+    if (id.length > 128) return undefined;
+    const text = await this.cache.get(PREFIX + id);
+    if (text === undefined) return undefined;
+    void this.cache.touch(PREFIX + id, this.ttlMs);
+    return JSON.parse(text) as SessionRecord;
+  }
+
+  async update(id: string, record: SessionRecord): Promise<void> {
+    await this.cache.set(PREFIX + id, JSON.stringify(record), this.ttlMs);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.cache.delete(PREFIX + id);
+  }
+}

@@ -1,0 +1,316 @@
+/**
+ * The client-facing Streamable HTTP endpoint `/NAME/mcp` (MCP 2025-11-25 §Transports) of one
+ * passthrough server: POST (messages), GET (standalone stream), DELETE (end session).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { pipeline } from 'node:stream';
+import { GatewayError, JSONRPC } from '../errors/gateway-error.js';
+import { acceptsBoth, accepts, isJsonContentType, readBody, singleHeader } from '../server/http-util.js';
+import { classify, errorResponse, invalidRequest, parseError, type JsonRpcMessageInfo } from './jsonrpc.js';
+import { STREAMABLE_VERSIONS, batchAllowed } from './protocol.js';
+import { filterToolsListResponse, type ToolFilter } from './tool-filter.js';
+import { headerValue, statusError, type PassthroughBackend } from './passthrough-backend.js';
+import { readUpstreamText, upstreamMediaType, type UpstreamResponse } from './upstream-streamable.js';
+import { RequestReplySink, StreamSink } from './downstream-sink.js';
+import { SseParser, formatSse } from './sse.js';
+import type { SessionRecord, SessionStore } from './sessions.js';
+
+export interface RequestContext {
+  readonly requestId: string;
+  /** set by the endpoint for metrics and logs */
+  method?: string;
+  tool?: string | undefined;
+  errorCode?: string;
+}
+
+export interface EndpointDeps {
+  readonly backend: PassthroughBackend;
+  readonly sessions: SessionStore;
+  readonly filter: ToolFilter;
+  readonly maxBodyBytes: number;
+}
+
+const MAX_FILTERED_BODY = 16 * 1024 * 1024;
+
+/** Render an error on an MCP endpoint: the HTTP status plus a JSON-RPC error body (no id unless known). */
+export function sendMcpError(res: ServerResponse, err: GatewayError, id: string | number | null = null): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const body = JSON.stringify(errorResponse(id, err.jsonRpcCode, err.message));
+  res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+function jsonReply(res: ServerResponse, status: number, message: unknown, headers?: Record<string, string>): void {
+  const body = JSON.stringify(message);
+  res.writeHead(status, { ...headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+  res.end(body);
+}
+
+export class StreamableEndpoint {
+  constructor(private readonly deps: EndpointDeps) {}
+
+  async handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    switch (req.method) {
+      case 'POST': return this.#post(req, res, ctx);
+      case 'GET': return this.#get(req, res, ctx);
+      case 'DELETE': return this.#delete(req, res, ctx);
+      default:
+        res.setHeader('allow', 'GET, POST, DELETE');
+        throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method not allowed');
+    }
+  }
+
+  /** MCP-Protocol-Version must be one we speak when present (checklist 47). */
+  #checkVersionHeader(req: IncomingMessage): void {
+    const v = req.headers['mcp-protocol-version'];
+    if (v !== undefined && (Array.isArray(v) || !STREAMABLE_VERSIONS.has(v))) {
+      throw new GatewayError('GW_ERR_PROTOCOL_VERSION', `Bad Request: unsupported MCP-Protocol-Version (supported: ${[...STREAMABLE_VERSIONS].join(', ')})`);
+    }
+  }
+
+  async #session(req: IncomingMessage): Promise<{ id: string; record: SessionRecord }> {
+    const raw = req.headers['mcp-session-id'];
+    if (raw === undefined) throw new GatewayError('GW_ERR_SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required');
+    if (Array.isArray(raw)) throw new GatewayError('GW_ERR_BAD_REQUEST', 'Bad Request: Mcp-Session-Id header must be a single value');
+    const record = await this.deps.sessions.get(raw);
+    // a session of another server, or of the other transport, is as unknown as a made-up one
+    if (!record || record.server !== this.deps.backend.server.name || record.downstream !== 'streamable-http') {
+      throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
+    }
+    if (!this.deps.backend.streamable && !this.deps.backend.sseConnection(raw)) {
+      // the backend's SSE connection lives on one replica and is gone: the client must re-initialize
+      await this.deps.sessions.delete(raw);
+      throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
+    }
+    return { id: raw, record };
+  }
+
+  async #post(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    if (!acceptsBoth(req.headers.accept)) {
+      throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept both application/json and text/event-stream');
+    }
+    if (!isJsonContentType(req.headers['content-type'])) {
+      throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json');
+    }
+    this.#checkVersionHeader(req);
+    const body = await readBody(req, this.deps.maxBodyBytes);
+    let value: unknown;
+    try {
+      value = JSON.parse(body.toString('utf8'));
+    } catch {
+      ctx.errorCode = 'GW_ERR_PARSE';
+      jsonReply(res, 400, parseError());
+      return;
+    }
+    if (Array.isArray(value)) return this.#batch(req, res, ctx, value, body);
+    const info = classify(value);
+    if (!info) {
+      ctx.errorCode = 'GW_ERR_INVALID_REQUEST';
+      jsonReply(res, 400, invalidRequest('Invalid Request: not a JSON-RPC 2.0 message', idOf(value)));
+      return;
+    }
+    ctx.method = info.method ?? 'response';
+    ctx.tool = info.toolName;
+    if (info.method === 'initialize') {
+      if (info.kind !== 'request') throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be a request');
+      return this.#initialize(req, res, info);
+    }
+    const session = await this.#session(req);
+    if (info.kind === 'request' && info.toolName !== undefined && !this.deps.filter.allows(info.toolName)) {
+      // never reaches the backend (PRODUCT §6): an in-band JSON-RPC error, as for an unknown tool
+      ctx.errorCode = 'GW_ERR_TOOL_NOT_ALLOWED';
+      jsonReply(res, 200, errorResponse(info.id, JSONRPC.INVALID_PARAMS, `Unknown tool: ${info.toolName}`));
+      return;
+    }
+    if (this.deps.backend.streamable) {
+      const up = await this.deps.backend.post(session.id, session.record, body, req.headers, abortOnClose(res));
+      return this.#relay(up, res, info.kind === 'request' ? info : undefined);
+    }
+    return this.#sendSse(session.id, res, [info]);
+  }
+
+  async #initialize(req: IncomingMessage, res: ServerResponse, info: JsonRpcMessageInfo): Promise<void> {
+    const out = await this.deps.backend.initialize(info.message, req.headers, 'streamable-http');
+    if ('error' in out.response) {
+      jsonReply(res, 200, out.response);
+      return;
+    }
+    jsonReply(res, 200, out.response, { 'mcp-session-id': out.sessionId });
+  }
+
+  async #batch(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, items: unknown[], body: Buffer): Promise<void> {
+    ctx.method = 'batch';
+    const session = await this.#session(req);
+    if (!batchAllowed(session.record.protocolVersion)) {
+      throw new GatewayError('GW_ERR_INVALID_REQUEST', `Invalid Request: JSON-RPC batches are not supported in protocol version ${session.record.protocolVersion}`);
+    }
+    if (items.length === 0) throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: empty batch');
+    const infos: JsonRpcMessageInfo[] = [];
+    for (const item of items) {
+      const info = classify(item);
+      if (!info) throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: a batch item is not a JSON-RPC 2.0 message');
+      if (info.method === 'initialize') throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: initialize cannot be part of a batch');
+      if (info.kind === 'request' && info.toolName !== undefined && !this.deps.filter.allows(info.toolName)) {
+        throw new GatewayError('GW_ERR_TOOL_NOT_ALLOWED', `Unknown tool: ${info.toolName}`, { status: 400, jsonRpcCode: JSONRPC.INVALID_PARAMS });
+      }
+      infos.push(info);
+    }
+    if (this.deps.backend.streamable) {
+      const up = await this.deps.backend.post(session.id, session.record, body, req.headers, abortOnClose(res));
+      return this.#relay(up, res, infos.find((i) => i.method === 'tools/list'));
+    }
+    return this.#sendSse(session.id, res, infos);
+  }
+
+  /** Legacy-SSE backend: send each message; requests' replies come back through a reply sink. */
+  async #sendSse(sessionId: string, res: ServerResponse, infos: JsonRpcMessageInfo[]): Promise<void> {
+    const conn = this.deps.backend.sseConnection(sessionId)!;
+    const requests = infos.filter((i) => i.kind === 'request');
+    if (requests.length === 0) {
+      for (const i of infos) await conn.send(i.message, undefined);
+      res.writeHead(202).end();
+      return;
+    }
+    const filter = this.deps.filter;
+    const toolsListIds = new Set(requests.filter((i) => i.method === 'tools/list').map((i) => i.id));
+    const inner = new RequestReplySink(res, {}, new Set(requests.map((i) => i.id!)));
+    const sink = filter.active && toolsListIds.size > 0
+      ? { write: (m: Record<string, unknown>) => inner.write(toolsListIds.has(m.id as string | number) && 'result' in m ? filterToolsListResponse(m, filter) : m) }
+      : inner;
+    await Promise.all(infos.map((i) => conn.send(i.message, i.kind === 'request' ? sink : undefined)));
+  }
+
+  /** Relay a Streamable HTTP backend's answer: JSON and SSE bodies stream through unbuffered. */
+  async #relay(up: UpstreamResponse, res: ServerResponse, request: JsonRpcMessageInfo | undefined): Promise<void> {
+    const status = up.status;
+    if (status === 202) {
+      await up.body.dump().catch(() => undefined);
+      res.writeHead(202).end();
+      return;
+    }
+    if (status < 200 || status > 299) {
+      if (status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 404 && upstreamMediaType(up) === 'application/json') {
+        // the backend's own JSON-RPC answer to a bad message (e.g. 400 invalid params) is the client's to see
+        const text = await readUpstreamText(up, 1024 * 1024, this.deps.backend.server.name);
+        res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(text)) });
+        res.end(text);
+        return;
+      }
+      await up.body.dump().catch(() => undefined);
+      if (status === 404) throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
+      throw statusError(status, this.deps.backend.server.name);
+    }
+    const type = upstreamMediaType(up);
+    const filtering = request?.method === 'tools/list' && this.deps.filter.active;
+    if (type === 'application/json') {
+      if (filtering) {
+        const text = await readUpstreamText(up, MAX_FILTERED_BODY, this.deps.backend.server.name);
+        jsonReply(res, status, this.#filterJson(text, request!.id));
+        return;
+      }
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      const len = headerValue(up, 'content-length');
+      if (len !== undefined) headers['content-length'] = len;
+      res.writeHead(status, headers);
+      pipeline(up.body, res, () => undefined);
+      return;
+    }
+    if (type === 'text/event-stream') {
+      res.writeHead(status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      res.flushHeaders();
+      if (!filtering) {
+        pipeline(up.body, res, () => undefined);
+        return;
+      }
+      const parser = new SseParser((e) => {
+        let data = e.data;
+        if (data !== '' && (e.event === undefined || e.event === 'message')) data = this.#filterJson(data, request!.id);
+        res.write(formatSse({ ...e, data }));
+      }, MAX_FILTERED_BODY);
+      up.body.setEncoding('utf8');
+      up.body.on('data', (chunk: string) => parser.push(chunk));
+      up.body.on('end', () => res.end());
+      up.body.on('error', () => res.destroy());
+      res.on('close', () => up.body.destroy());
+      return;
+    }
+    await up.body.dump().catch(() => undefined);
+    throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${this.deps.backend.server.name}" answered with an unexpected content type`);
+  }
+
+  /** Filter a tools/list answer (or leave any other message alone). */
+  #filterJson(text: string, id: string | number | undefined): string {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${this.deps.backend.server.name}" sent invalid JSON`);
+    }
+    const filterOne = (m: unknown) => (typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id && 'result' in m ? filterToolsListResponse(m as Record<string, unknown>, this.deps.filter) : m);
+    return JSON.stringify(Array.isArray(value) ? value.map(filterOne) : filterOne(value));
+  }
+
+  async #get(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    ctx.method = 'GET';
+    if (!accepts(req.headers.accept, 'text/event-stream')) {
+      throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept text/event-stream');
+    }
+    this.#checkVersionHeader(req);
+    const session = await this.#session(req);
+    const backend = this.deps.backend;
+    if (backend.streamable) {
+      const lastEventId = singleHeader(req.headers['last-event-id']);
+      const extra: Record<string, string> = { accept: 'text/event-stream' };
+      if (lastEventId !== undefined) extra['last-event-id'] = lastEventId;
+      let up = await backend.streamable.get(backend.headers(req.headers, session.record, extra), abortOnClose(res));
+      if (up.status === 404 && session.record.backendSessionId) {
+        await up.body.dump().catch(() => undefined);
+        await backend.reinitialize(session.id, session.record, req.headers);
+        up = await backend.streamable.get(backend.headers(req.headers, session.record, extra), abortOnClose(res));
+      }
+      if (up.status === 405) {
+        await up.body.dump().catch(() => undefined);
+        res.setHeader('allow', 'POST, DELETE');
+        throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed: the server offers no standalone stream');
+      }
+      if (up.status === 409) {
+        await up.body.dump().catch(() => undefined);
+        throw new GatewayError('GW_ERR_BAD_REQUEST', 'Conflict: only one standalone SSE stream is allowed per session', { status: 409 });
+      }
+      return this.#relay(up, res, undefined);
+    }
+    const conn = backend.sseConnection(session.id)!;
+    const sink = new StreamSink(res);
+    if (!conn.attachStandalone(sink)) {
+      throw new GatewayError('GW_ERR_BAD_REQUEST', 'Conflict: only one standalone SSE stream is allowed per session', { status: 409 });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    res.on('close', () => conn.detachStandalone(sink));
+  }
+
+  async #delete(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
+    ctx.method = 'DELETE';
+    this.#checkVersionHeader(req);
+    const session = await this.#session(req);
+    await this.deps.backend.terminate(session.id, session.record);
+    res.writeHead(200).end();
+  }
+}
+
+function idOf(value: unknown): string | number | null {
+  const id = (value as { id?: unknown } | null)?.id;
+  return typeof id === 'string' || typeof id === 'number' ? id : null;
+}
+
+/** An AbortSignal that fires when the client goes away before the answer is complete. */
+function abortOnClose(res: ServerResponse): AbortSignal {
+  const ac = new AbortController();
+  res.on('close', () => {
+    if (!res.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}

@@ -1,0 +1,127 @@
+/**
+ * The gateway as a client of a Streamable HTTP backend: plain HTTP requests on a pooled undici
+ * connection. Headers are built from scratch for every request, so nothing the client sent reaches
+ * the backend unless the server's forwardHeaders names it (no Authorization, no cookies, no
+ * hop-by-hop headers).
+ */
+import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { PassthroughServerConfig } from '../config/types.js';
+import type { UpstreamPools } from '../proxy/upstream-pool.js';
+import { upstreamError } from '../proxy/upstream-errors.js';
+import { GatewayError } from '../errors/gateway-error.js';
+import { SseParser } from './sse.js';
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Readable & { text(): Promise<string>; dump(opts?: { limit?: number }): Promise<void> };
+}
+
+export class StreamableUpstream {
+  readonly #origin: string;
+  readonly #path: string;
+
+  constructor(private readonly server: PassthroughServerConfig, private readonly pools: UpstreamPools) {
+    const url = new URL(server.backend.url);
+    this.#origin = url.origin;
+    this.#path = url.pathname + url.search;
+  }
+
+  async #request(method: 'POST' | 'GET' | 'DELETE', headers: Record<string, string>, body: string | Buffer | undefined, signal: AbortSignal | undefined, streaming: boolean): Promise<UpstreamResponse> {
+    const timeout = this.server.backend.timeoutMs;
+    try {
+      const res = await this.pools.get(this.#origin).request({
+        path: this.#path,
+        method,
+        headers,
+        body: body ?? null,
+        signal: signal ?? null,
+        headersTimeout: timeout,
+        // SSE streams legitimately idle between events; JSON bodies must finish in time
+        bodyTimeout: streaming ? 0 : timeout,
+      });
+      return { status: res.statusCode, headers: res.headers as IncomingHttpHeaders, body: res.body as unknown as UpstreamResponse['body'] };
+    } catch (err) {
+      throw upstreamError(err, this.server.name);
+    }
+  }
+
+  post(body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {
+    return this.#request('POST', headers, body, signal, true);
+  }
+
+  get(headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {
+    return this.#request('GET', headers, undefined, signal, true);
+  }
+
+  delete(headers: Record<string, string>): Promise<UpstreamResponse> {
+    return this.#request('DELETE', headers, undefined, undefined, false);
+  }
+}
+
+/** Read an upstream body as text, bounded. */
+export async function readUpstreamText(res: UpstreamResponse, limit: number, server: string): Promise<string> {
+  let size = 0;
+  const chunks: Buffer[] = [];
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        res.body.destroy();
+        throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" sent a response larger than ${limit} bytes`);
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    throw upstreamError(err, server);
+  }
+  return Buffer.concat(chunks, size).toString('utf8');
+}
+
+const mediaType = (h: string | string[] | undefined): string => ((Array.isArray(h) ? h[0] : h) ?? '').split(';', 1)[0]!.trim().toLowerCase();
+export const upstreamMediaType = (res: UpstreamResponse): string => mediaType(res.headers['content-type']);
+
+/**
+ * Consume a JSON or SSE body and return every JSON-RPC message in it (used where the gateway
+ * itself needs the answer, e.g. initialize). Stops at the response whose id is `untilId`.
+ */
+export async function collectMessages(res: UpstreamResponse, untilId: string | number | undefined, limit: number, server: string): Promise<Record<string, unknown>[]> {
+  const type = upstreamMediaType(res);
+  if (type === 'application/json') {
+    const text = await readUpstreamText(res, limit, server);
+    const value = safeParse(text, server);
+    return Array.isArray(value) ? (value as Record<string, unknown>[]) : [value as Record<string, unknown>];
+  }
+  if (type !== 'text/event-stream') {
+    res.body.destroy();
+    throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" answered with an unexpected content type`);
+  }
+  const out: Record<string, unknown>[] = [];
+  let done = false;
+  const parser = new SseParser((e) => {
+    if (done || (e.event !== undefined && e.event !== 'message') || e.data === '') return;
+    const msg = safeParse(e.data, server) as Record<string, unknown>;
+    out.push(msg);
+    if (untilId !== undefined && msg.id === untilId && ('result' in msg || 'error' in msg)) done = true;
+  }, limit);
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) {
+      parser.push(chunk.toString('utf8'));
+      if (done) break;
+    }
+  } catch (err) {
+    throw upstreamError(err, server);
+  } finally {
+    if (!res.body.destroyed) res.body.destroy();
+  }
+  return out;
+}
+
+function safeParse(text: string, server: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" sent invalid JSON`);
+  }
+}
