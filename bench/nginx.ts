@@ -207,14 +207,15 @@ function httpGetStatus(port: number, path: string, timeoutMs: number): Promise<n
   });
 }
 
-export async function startNginx(o: NginxConfigOptions & { bin: string; track?: (cp: ChildProcess, name: string) => void }): Promise<NginxHandle> {
+export async function startNginx(
+  o: NginxConfigOptions & { bin: string; track?: (cp: ChildProcess, name: string, killSync?: () => void) => void },
+): Promise<NginxHandle> {
   mkdirSync(o.dir, { recursive: true });
   const conf = join(o.dir, 'nginx.conf');
   writeFileSync(conf, renderNginxConfig(o));
   const child = spawn(o.bin, ['-p', o.dir + '/', '-e', join(o.dir, 'error.log'), '-c', conf], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
-  o.track?.(child, 'nginx');
   let stderr = '';
   child.stderr!.setEncoding('utf8').on('data', (d: string) => {
     if (stderr.length < 10_000) stderr += d;
@@ -249,7 +250,8 @@ export async function startNginx(o: NginxConfigOptions & { bin: string; track?: 
       for (const w of workers) if (isAlive(w)) process.kill(w, 'SIGKILL');
     },
     killSync: () => {
-      // SIGTERM lets the master stop its worker even after we are gone; kill known workers too.
+      // SIGTERM lets the master stop its worker even after we are gone; kill the workers too.
+      if (!exited && child.pid !== undefined) workers = [...new Set([...workers, ...processTree(child.pid).slice(1)])];
       if (!exited) child.kill('SIGTERM');
       for (const w of workers) {
         try {
@@ -261,6 +263,8 @@ export async function startNginx(o: NginxConfigOptions & { bin: string; track?: 
     },
     errorLogTail: () => [stderr.trim(), tail(join(o.dir, 'error.log'))].filter(Boolean).join('\n'),
   };
+
+  o.track?.(child, 'nginx', () => handle.killSync());
 
   for (let attempt = 0; attempt < 100; attempt++) {
     if (failure) throw new Error(`nginx failed to start: ${failure.message}`);

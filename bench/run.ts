@@ -124,11 +124,28 @@ interface Tracked {
   killSync?: () => void;
 }
 const tracked = new Set<Tracked>();
+/** set on SIGINT/SIGTERM: the run stops starting anything new */
+let aborting = false;
 
-function track(cp: ChildProcess, name: string): Tracked {
-  const t: Tracked = { cp, name };
+class AbortedError extends Error {
+  constructor() {
+    super('interrupted');
+  }
+}
+
+function checkAbort(): void {
+  if (aborting) throw new AbortedError();
+}
+
+function track(cp: ChildProcess, name: string, killSync?: () => void): Tracked {
+  const t: Tracked = { cp, name, ...(killSync ? { killSync } : {}) };
   tracked.add(t);
   cp.once('exit', () => tracked.delete(t));
+  if (aborting) {
+    // started while we are shutting down: stop it right away
+    if (killSync) killSync();
+    else cp.kill('SIGKILL');
+  }
   return t;
 }
 
@@ -475,6 +492,7 @@ interface LoadCtx {
 }
 
 async function load(ctx: LoadCtx, lo: LoadOptions, label: string): Promise<LoadResult> {
+  checkAbort();
   if (ctx.tool === 'wrk' && ctx.wrkBin) {
     return runWrk({
       ...lo,
@@ -789,8 +807,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     if (target.idleRssKb) rec.idleRssKb = target.idleRssKb;
     if (target.configYaml) rec.configYaml = target.configYaml;
     for (const c of opts.concurrency) {
+      checkAbort();
       log(`${rec.name}: concurrency ${c} …`);
       const r = await measure(ctx, target, backend, c);
+      checkAbort();
       rec.runs.push(r);
       if (r.status === 'failed') log(`${rec.name} c${c}: FAILED: ${r.error}`);
       else log(`${rec.name} c${c}: ${fmt(r.rps, 0)} req/s, p50 ${fmt(r.latencyMs?.p50, 3)} ms, p99 ${fmt(r.latencyMs?.p99, 3)} ms${r.flags.length ? ` [${r.flags.join('; ')}]` : ''}`);
@@ -823,11 +843,13 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     profiles.push(rec);
     let target: Target | undefined;
     try {
+      checkAbort();
       log(`${gp.name}: starting node bin/gatehouse.js start -c … `);
       target = await startGatehouse(gp, backend, tmp);
       log(`${gp.name}: ready at ${target.url} (idle RSS ${((target.idleRssKb ?? 0) / 1024).toFixed(1)} MB)`);
       await runProfile(rec, target);
     } catch (e) {
+      if (e instanceof AbortedError) throw e;
       rec.status = 'failed';
       rec.error = errorMessage(e);
       if (e instanceof StartError) rec.stderrTail = e.tail;
@@ -836,7 +858,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       if (target) {
         const { exit } = await target.stop();
         rec.shutdownExit = exit ?? null;
-        if (exit !== 0) log(`${gp.name}: exit status after SIGTERM was ${String(exit)} (contract: 0)`);
+        if (exit !== 0 && !aborting) log(`${gp.name}: exit status after SIGTERM was ${String(exit)} (contract: 0)`);
       }
     }
   }
@@ -852,16 +874,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     } else {
       let ng: NginxHandle | undefined;
       try {
+        checkAbort();
         ng = await startNginx({
           bin: nginxBin,
           dir: join(tmp, 'nginx'),
           listenPort: await freePort(),
           backendHost: '127.0.0.1',
           backendPort: backend.port,
-          track: (cp, n) => void track(cp, n),
+          track: (cp, n, k) => void track(cp, n, k),
         });
         const handle = ng;
-        for (const t of tracked) if (t.cp === handle.child) t.killSync = () => handle.killSync();
         log(`nginx ${nginxVer}: pids ${handle.pids().join(', ')} on port ${handle.port}`);
         rec.idleRssKb = handle.pids().reduce((s, pid) => s + readStatusKb(pid, 'VmRSS'), 0);
         await runProfile(rec, {
@@ -873,6 +895,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
           stop: async () => ({}),
         });
       } catch (e) {
+        if (e instanceof AbortedError) throw e;
         rec.status = 'failed';
         rec.error = errorMessage(e);
         log(`nginx: FAILED: ${rec.error}`);
@@ -1068,6 +1091,7 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
   const onSignal = (sig: NodeJS.Signals): void => {
     if (stopping) return;
     stopping = true;
+    aborting = true;
     process.stderr.write(`\n[bench] ${sig}: stopping child processes …\n`);
     const hard = setTimeout(() => {
       killAllSync();
@@ -1088,6 +1112,7 @@ if (process.argv[1] && pathToFileURL(process.argv[1]).href === import.meta.url) 
       process.exit(code);
     },
     async (err: unknown) => {
+      if (err instanceof AbortedError) return; // the signal handler exits
       process.stderr.write(`[bench] error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       await stopAll();
       process.exit(1);

@@ -3,7 +3,7 @@
  * `npm run schema` builds and runs this file, which writes `schema/gatehouse.schema.json`;
  * test/schema.test.ts fails when the checked-in copy is out of date.
  */
-import { writeFileSync } from 'node:fs';
+import { realpathSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { config } from '../src/config/schema.js';
@@ -31,7 +31,17 @@ export function schemaText(): string {
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const SCHEMA_FILE = fileURLToPath(new URL('../../schema/gatehouse.schema.json', import.meta.url));
 
-if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
+const isMain = (): boolean => {
+  const arg = process.argv[1];
+  if (arg === undefined) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+};
+
+if (isMain()) {
   writeFileSync(SCHEMA_FILE, schemaText());
   process.stdout.write(`wrote ${SCHEMA_FILE}\n`);
 }

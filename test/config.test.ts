@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -553,27 +553,24 @@ test('the loaded config is deep-frozen', async () => {
 });
 
 test('the loader prints nothing', async () => {
-  const writes: unknown[] = [];
-  const out = process.stdout.write;
-  const errw = process.stderr.write;
-  const log = console.log;
-  const warn = console.warn;
-  const error = console.error;
-  const capture = (...a: unknown[]): boolean => { writes.push(a); return true; };
-  process.stdout.write = capture as typeof process.stdout.write;
-  process.stderr.write = capture as typeof process.stderr.write;
-  console.log = console.warn = console.error = capture as typeof console.log;
+  const calls: unknown[] = [];
+  const saved = { log: console.log, info: console.info, warn: console.warn, error: console.error, debug: console.debug };
+  const capture = (...a: unknown[]): void => { calls.push(a); };
+  Object.assign(console, { log: capture, info: capture, warn: capture, error: capture, debug: capture });
   try {
     await loadConfig({ text: BROKEN.find((b) => b.name.startsWith('several'))!.yaml, env: {} }).catch(() => undefined);
     await loadConfig({ file: path.join(FULL, 'gatehouse.yaml'), env: {} }).catch(() => undefined);
+    await loadConfig({ file: path.join(FULL, 'gatehouse.yaml'), env: { GITHUB_CLIENT_SECRET: 'a', CORP_CLIENT_SECRET: 'b' } });
   } finally {
-    process.stdout.write = out;
-    process.stderr.write = errw;
-    console.log = log;
-    console.warn = warn;
-    console.error = error;
+    Object.assign(console, saved);
   }
-  assert.deepEqual(writes, []);
+  assert.deepEqual(calls, []);
+  // and no module of the loader writes to stdout/stderr
+  const srcDir = fileURLToPath(new URL('../../src/config/', import.meta.url));
+  for (const f of readdirSync(srcDir).filter((n) => n.endsWith('.ts'))) {
+    const text = readFileSync(path.join(srcDir, f), 'utf8');
+    assert.ok(!/\bconsole\.|process\.(stdout|stderr)/.test(text), `${f} prints`);
+  }
 });
 
 // ------------------------------------------------------------------------------------------------
@@ -619,9 +616,14 @@ test('validate: a bad file prints every problem and returns 2; a good file print
     assert.deepEqual(good2.out, ['gatehouse.yaml: ok (2 servers)\n']);
 
     // a file outside cwd keeps its absolute path
-    const outside = io(tmpdir());
-    assert.equal(await runValidate(['-c', path.join(dir, 'bad.yaml')], outside.io), 2);
-    assert.match(outside.out[0] ?? '', new RegExp(`^${path.join(dir, 'bad.yaml').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}:2:11: `));
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'gatehouse-elsewhere-'));
+    try {
+      const outside = io(elsewhere);
+      assert.equal(await runValidate(['-c', path.join(dir, 'bad.yaml')], outside.io), 2);
+      assert.ok((outside.out[0] ?? '').startsWith(`${path.join(dir, 'bad.yaml')}:2:11: `), outside.out[0]);
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
 
     // extra checks (the policy engine's hook) run on a loaded config and their problems are printed
     const check: ExtraCheck = async (config) => [{ file: config.policies?.file ?? '?', line: 1, col: 2, message: 'policy problem' }];

@@ -134,7 +134,7 @@ function convert(issue: Issue, data: unknown, base: Path, out: RawProblem[]): vo
       for (const key of issue.keys) out.push({ path: [...path, key], anchor: 'key', message: `unknown key "${key}"`, safe: true });
       return;
     case 'invalid_type': {
-      const expected = issue.expected === 'int' ? 'integer' : issue.expected;
+      const expected = issue.expected === 'int' ? 'integer' : issue.expected === 'record' ? 'object' : issue.expected === 'tuple' ? 'array' : issue.expected;
       const got = issue.expected === 'int' && typeof value === 'number' ? String(value) : typeName(value);
       out.push({ path, anchor: 'value', message: `expected ${expected}, got ${got}`, safe: true });
       return;

@@ -75,7 +75,7 @@ export async function loadConfig(opts: LoadOptions): Promise<GatewayConfig> {
   }
 
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const locator = new YamlLocator(doc, lineCounter);
   const problems: Problem[] = [];
   let fatal = false;

@@ -59,9 +59,9 @@ export function cacheContract(name: string, make: () => Promise<Cache>): void {
 
     describe('TTL', () => {
       it('a key set with a TTL disappears after it', async () => {
-        await cache.set(k('t'), 'x', 40);
+        await cache.set(k('t'), 'x', 50);
         assert.equal(await cache.get(k('t')), 'x');
-        await sleep(90);
+        await sleep(100);
         assert.equal(await cache.get(k('t')), undefined);
         assert.equal(await cache.delete(k('t')), false, 'an expired key is invisible to delete');
         assert.equal(await cache.touch(k('t'), 1000), false, 'an expired key is invisible to touch');
@@ -88,10 +88,10 @@ export function cacheContract(name: string, make: () => Promise<Cache>): void {
       });
 
       it('touch extends the TTL of an existing key', async () => {
-        await cache.set(k('s'), 'x', 60);
+        await cache.set(k('s'), 'x', 150);
         await sleep(30);
-        assert.equal(await cache.touch(k('s'), 1000), true);
-        await sleep(80);
+        assert.equal(await cache.touch(k('s'), 10_000), true);
+        await sleep(170);
         assert.equal(await cache.get(k('s')), 'x');
       });
 
@@ -154,17 +154,17 @@ export function cacheContract(name: string, make: () => Promise<Cache>): void {
       });
 
       it('sets the TTL on creation only (later calls do not extend it)', async () => {
-        assert.equal(await cache.increment(k('w'), 1, 100), 1);
-        await sleep(60);
-        assert.equal(await cache.increment(k('w'), 1, 100), 2);
-        await sleep(80); // 140 ms after creation: gone if the TTL was not extended
+        assert.equal(await cache.increment(k('w'), 1, 150), 1);
+        await sleep(40);
+        assert.equal(await cache.increment(k('w'), 1, 10_000), 2);
+        await sleep(160); // 200 ms after creation: gone unless a later call extended the TTL
         assert.equal(await cache.get(k('w')), undefined);
       });
 
       it('an expired counter restarts at 0 with a fresh TTL', async () => {
-        assert.equal(await cache.increment(k('w'), 1, 40), 1);
-        assert.equal(await cache.increment(k('w'), 1, 40), 2);
-        await sleep(90);
+        assert.equal(await cache.increment(k('w'), 1, 50), 1);
+        assert.equal(await cache.increment(k('w'), 1, 50), 2);
+        await sleep(100);
         assert.equal(await cache.increment(k('w'), 1, 10_000), 1);
         await sleep(60);
         assert.equal(await cache.get(k('w')), '1');

@@ -8,7 +8,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadConfig, configFromObject } from '../../config/load.js';
-import { ConfigError } from '../../config/errors.js';
+import { ConfigError, formatProblem } from '../../config/errors.js';
 import type { GatewayConfig } from '../../config/types.js';
 import { createGateway } from '../../gateway.js';
 import { createLogger } from '../../observability/logger.js';
@@ -56,7 +56,7 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
   } catch (err) {
     await demo?.close();
     if (err instanceof ConfigError) {
-      io.stderr(err.message);
+      io.stderr(err.problems.map((pr) => formatProblem(pr, { cwd: io.cwd })).join('\n'));
       return 2;
     }
     throw err;
