@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join, relative } from 'node:path';
 import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -129,12 +130,22 @@ describe('SqliteStore', () => {
     await assert.rejects(openStore(`sqlite:${path}`), isUnavailable(path));
   });
 
-  it('a write-protected file fails with GW_ERR_UNAVAILABLE', { skip: process.getuid?.() === 0 ? 'root ignores file modes' : false }, async () => {
+  it('a write-protected file fails with GW_ERR_UNAVAILABLE', async () => {
     const path = freshPath();
     const s = await openSqliteStore(path);
     await s.close();
-    chmodSync(path, 0o400);
-    await assert.rejects(openSqliteStore(path), isUnavailable(path, 'not writable'));
+    chmodSync(path, 0o444);
+    if (process.getuid?.() !== 0) {
+      await assert.rejects(openSqliteStore(path), isUnavailable(path, 'not writable'));
+      return;
+    }
+    // root ignores file modes: open it as the unprivileged user "nobody" in a child process
+    chmodSync(root, 0o755);
+    chmodSync(join(path, '..'), 0o755);
+    const sqliteModule = new URL('../src/store/sqlite.js', import.meta.url).href;
+    const script = `import(${JSON.stringify(sqliteModule)}).then((m) => m.openSqliteStore(${JSON.stringify(path)})).then(() => { console.log('OPENED'); }, (e) => { console.log(e.code + ' ' + e.message); });`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { uid: 65534, gid: 65534, encoding: 'utf8' });
+    assert.match(out, /^GW_ERR_UNAVAILABLE cannot open the SQLite store at .*gatehouse\.db: .*(not writable|READONLY)/);
   });
 
   it('a path inside a non-directory fails with GW_ERR_UNAVAILABLE', async () => {
