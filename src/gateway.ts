@@ -61,7 +61,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
 
   const routes = new Map<string, ServerRoute>();
   for (const server of config.servers) {
-    const backend = new PassthroughBackend(server, pools, sessions, logger.child({ server: server.name }), (delta) => metrics.sessions.inc({ server: server.name }, delta));
+    const backend = new PassthroughBackend(server, pools, sessions, logger.child({ server: server.name }), (delta) => metrics.sessions.inc([server.name], delta));
     const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes };
     routes.set(server.name, {
       name: server.name,
@@ -71,6 +71,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     });
   }
 
+  const accessLog = logger.isLevelEnabled('info');
   let draining = false;
   const inflight = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
@@ -113,7 +114,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   }
 
   const httpServer = createServer({ noDelay: true, keepAliveTimeout: 65_000, requestTimeout: 0, headersTimeout: 30_000 }, (req, res) => {
-    const start = process.hrtime.bigint();
+    const start = performance.now();
     const incoming = req.headers['x-request-id'];
     const requestId = typeof incoming === 'string' && REQUEST_ID_RE.test(incoming) ? incoming : randomUUID();
     res.setHeader('x-request-id', requestId);
@@ -122,15 +123,14 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     inflight.add(res);
     res.on('close', () => {
       inflight.delete(res);
-      if (server.name) {
-        const status = res.statusCode;
-        metrics.requests.inc({ server: server.name, method: ctx.method ?? req.method ?? '', tool: metrics.toolLabel(ctx.tool), status: String(status) });
-        metrics.duration.observe({ server: server.name, method: ctx.method ?? req.method ?? '' }, Number(process.hrtime.bigint() - start) / 1e9);
-        if (ctx.errorCode) metrics.errors.inc({ server: server.name, kind: ctx.errorCode });
-        if (logger.isLevelEnabled('info')) {
-          logger.info({ requestId, server: server.name, httpMethod: req.method, method: ctx.method, tool: ctx.tool, status, ms: Number(process.hrtime.bigint() - start) / 1e6, error: ctx.errorCode }, 'request');
-        }
-      }
+      if (!server.name) return;
+      const status = res.statusCode;
+      const method = ctx.method ?? req.method ?? '';
+      const ms = performance.now() - start;
+      metrics.requests.inc([server.name, method, metrics.toolLabel(ctx.tool), String(status)]);
+      metrics.duration.observe([server.name, method], ms / 1000);
+      if (ctx.errorCode) metrics.errors.inc([server.name, ctx.errorCode]);
+      if (accessLog) logger.info({ requestId, server: server.name, httpMethod: req.method, method: ctx.method, tool: ctx.tool, status, ms: Math.round(ms * 1000) / 1000, error: ctx.errorCode }, 'request');
     });
     // DNS-rebinding defence (MCP transport security): when bound to loopback only loopback Host names are served
     if (!checkHost(req.headers.host, config.gateway)) {

@@ -3,7 +3,8 @@
  * sessions, whatever the two transports are. The gateway owns the client session; the backend's own
  * session id stays inside the gateway (MCP security best practices: never leak it downstream).
  */
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
+import type { RelayOutcome } from '../proxy/direct-relay.js';
 import type { PassthroughServerConfig } from '../config/types.js';
 import type { UpstreamPools } from '../proxy/upstream-pool.js';
 import type { Logger } from '../observability/logger.js';
@@ -130,6 +131,14 @@ export class PassthroughBackend {
     await up.body.dump().catch(() => undefined);
     await this.reinitialize(sessionId, record, client);
     return this.streamable!.post(body, this.headers(client, record), signal);
+  }
+
+  /** Like post(), but a 2xx answer is written straight to the client; anything else comes back. */
+  async relay(sessionId: string, record: SessionRecord, body: string | Buffer, client: IncomingHttpHeaders, res: ServerResponse): Promise<RelayOutcome | null> {
+    const out = await this.streamable!.relay(body, this.headers(client, record), res);
+    if (out === null || out.status !== 404 || !record.backendSessionId) return out;
+    await this.reinitialize(sessionId, record, client);
+    return this.streamable!.relay(body, this.headers(client, record), res);
   }
 
   async reinitialize(sessionId: string, record: SessionRecord, client: IncomingHttpHeaders | undefined): Promise<void> {

@@ -26,7 +26,12 @@ const PREFIX = 'mcp:session:';
 
 export const newSessionId = (): string => randomBytes(32).toString('base64url');
 
+/** parsed records by id, reused while the cache returns the same text (bounded) */
+const MEMO_MAX = 10_000;
+
 export class SessionStore {
+  readonly #memo = new Map<string, { text: string; record: SessionRecord; touchedAt: number }>();
+
   constructor(private readonly cache: Cache, private readonly ttlMs: number) {}
 
   async create(record: SessionRecord, id = newSessionId()): Promise<string> {
@@ -38,9 +43,23 @@ export class SessionStore {
     // MCP-Session-Id is visible ASCII; anything else (or absurd length) can't be ours
     if (id.length > 128) return undefined;
     const text = await this.cache.get(PREFIX + id);
-    if (text === undefined) return undefined;
-    void this.cache.touch(PREFIX + id, this.ttlMs);
-    return JSON.parse(text) as SessionRecord;
+    if (text === undefined) {
+      this.#memo.delete(id);
+      return undefined;
+    }
+    const now = Date.now();
+    let m = this.#memo.get(id);
+    if (!m || m.text !== text) {
+      if (this.#memo.size >= MEMO_MAX) this.#memo.clear();
+      m = { text, record: JSON.parse(text) as SessionRecord, touchedAt: 0 };
+      this.#memo.set(id, m);
+    }
+    // sliding expiry, refreshed at most every tenth of the TTL
+    if (now - m.touchedAt > this.ttlMs / 10) {
+      m.touchedAt = now;
+      void this.cache.touch(PREFIX + id, this.ttlMs);
+    }
+    return m.record;
   }
 
   async update(id: string, record: SessionRecord): Promise<void> {
@@ -48,6 +67,7 @@ export class SessionStore {
   }
 
   async delete(id: string): Promise<boolean> {
+    this.#memo.delete(id);
     return this.cache.delete(PREFIX + id);
   }
 }

@@ -11,6 +11,8 @@ import type { UpstreamPools } from '../proxy/upstream-pool.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SseParser } from './sse.js';
+import { relay, type RelayOutcome } from '../proxy/direct-relay.js';
+import type { ServerResponse } from 'node:http';
 
 export interface UpstreamResponse {
   readonly status: number;
@@ -45,6 +47,11 @@ export class StreamableUpstream {
     } catch (err) {
       throw upstreamError(err, this.server.name);
     }
+  }
+
+  /** POST and write a 2xx answer straight to the client (the hot path); other answers come back */
+  relay(body: string | Buffer, headers: Record<string, string>, res: ServerResponse): Promise<RelayOutcome | null> {
+    return relay(this.pools.get(this.#origin), { path: this.#path, headers, body, headersTimeout: this.server.backend.timeoutMs }, res, this.server.name);
   }
 
   post(body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {

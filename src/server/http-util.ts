@@ -60,9 +60,16 @@ export function mediaTypes(header: string | undefined): string[] {
 }
 
 /** MCP 2025-11-25 §Streamable HTTP: a POST's Accept MUST list both application/json and text/event-stream. */
+const acceptMemo = new Map<string, boolean>();
 export function acceptsBoth(accept: string | undefined): boolean {
-  const types = mediaTypes(accept);
-  return types.includes('application/json') && types.includes('text/event-stream');
+  if (accept === undefined) return false;
+  let ok = acceptMemo.get(accept);
+  if (ok === undefined) {
+    const types = mediaTypes(accept);
+    ok = types.includes('application/json') && types.includes('text/event-stream');
+    if (acceptMemo.size < 256) acceptMemo.set(accept, ok);
+  }
+  return ok;
 }
 
 export function accepts(accept: string | undefined, type: string): boolean {
@@ -71,6 +78,7 @@ export function accepts(accept: string | undefined, type: string): boolean {
 }
 
 export function isJsonContentType(header: string | undefined): boolean {
+  if (header === 'application/json') return true;
   return mediaTypes(header)[0] === 'application/json';
 }
 
