@@ -776,6 +776,7 @@ export function prepass(text: string, origin: TextOrigin = identityOrigin(text))
         applyEscapes(scan.escapes);
         const next = src.indexOf('<', scan.end);
         const runEnd = next < 0 ? n : next;
+        checkAmpersands(scan.end, runEnd);
         let pure = true;
         for (let m = scan.end; m < runEnd; m++) {
           if (!WS.has(src[m]!)) {
@@ -797,6 +798,7 @@ export function prepass(text: string, origin: TextOrigin = identityOrigin(text))
     }
     const next = src.indexOf('<', i);
     i = next < 0 ? n : next;
+    if (depth > 0) checkAmpersands(runStart, i);
   }
   flushTo(n);
 
@@ -868,7 +870,12 @@ export function prepass(text: string, origin: TextOrigin = identityOrigin(text))
           j = close < 0 ? n : close + 1;
           continue;
         }
-        problem(scan.offset, scan.message);
+        const naiveEnd = src.indexOf(q, e);
+        if (naiveEnd >= 0 && scan.offset === naiveEnd && endsAttribute(src, naiveEnd)) {
+          // the string the lexer could not finish is the attribute's closing quote: a delimiter is missing
+          const closer = src[e + 1] === '(' ? ')' : '}';
+          problem(e, `unterminated expression: no matching '${closer}' for '@${src[e + 1]}' before the end of the attribute value`);
+        } else problem(scan.offset, scan.message);
         // recovery: the value ends at the first quote that looks like the end of the attribute
         const close = plausibleValueEnd(src, e, q);
         escapeRange(e, close, q);
@@ -878,19 +885,54 @@ export function prepass(text: string, origin: TextOrigin = identityOrigin(text))
       }
       const close = src.indexOf(q, j + 1);
       attr.valueEnd = close < 0 ? n : close;
+      checkAmpersands(j + 1, attr.valueEnd);
       j = close < 0 ? n : close + 1;
+    }
+  }
+
+  /**
+   * A `&` that starts no entity reference is not XML (APIM rejects it too outside expressions): report
+   * it here, where the message can be precise, and escape it so the XML parser does not lose its way.
+   */
+  function checkAmpersands(from: number, to: number): void {
+    for (let k = src.indexOf('&', from); k >= 0 && k < to; k = src.indexOf('&', k + 1)) {
+      LOOKS_LIKE_REF.lastIndex = k;
+      if (LOOKS_LIKE_REF.test(src)) continue; // a reference: valid, or the parser names the problem
+      problem(k, 'unescaped "&" (write &amp;)');
+      replaceAt(k, 1, '&amp;');
     }
   }
 }
 
-const AFTER_VALUE = /[ \t\r\n]*(?:\/?>|[^\s=<>"'/]+[ \t\r\n]*=)/y;
+const LOOKS_LIKE_REF = /&(?:[A-Za-z_:][-\w.:]*;|#)/y;
 
+const TAG_END_AFTER = /[ \t\r\n]*\/?>/y;
+const ATTR_AFTER = /[ \t\r\n]+[^\s=<>"'/]+[ \t\r\n]*=/y;
+
+/** what follows the quote at `k` looks like the end of an attribute value */
+function endsAttribute(src: string, k: number): boolean {
+  TAG_END_AFTER.lastIndex = k + 1;
+  if (TAG_END_AFTER.test(src)) return true;
+  ATTR_AFTER.lastIndex = k + 1;
+  return ATTR_AFTER.test(src);
+}
+
+/**
+ * Recovery after an expression that does not lex: where does its attribute value end? Prefer a quote
+ * that ends the tag, then one followed by another attribute, then the first quote.
+ */
 function plausibleValueEnd(src: string, from: number, q: string): number {
-  let first = -1;
+  const quotes: number[] = [];
+  const closing = src.indexOf('</', from);
   for (let k = src.indexOf(q, from); k >= 0; k = src.indexOf(q, k + 1)) {
-    if (first < 0) first = k;
-    AFTER_VALUE.lastIndex = k + 1;
-    if (AFTER_VALUE.test(src)) return k;
+    if (closing >= 0 && k > closing) break; // never past a closing tag
+    quotes.push(k);
   }
-  return first < 0 ? src.length : first;
+  for (const re of [TAG_END_AFTER, ATTR_AFTER]) {
+    for (const k of quotes) {
+      re.lastIndex = k + 1;
+      if (re.test(src)) return k;
+    }
+  }
+  return quotes[0] ?? src.length;
 }

@@ -1,0 +1,42 @@
+/** The built-in policies, one module each (explicit list, no globbing). */
+import type { PolicyDefinition } from '../pipeline/types.js';
+import { setHeader } from './set-header.js';
+import { setVariable } from './set-variable.js';
+import { choose } from './choose.js';
+import { setStatus } from './set-status.js';
+import { setBody } from './set-body.js';
+import { returnResponse } from './return-response.js';
+import { forwardRequest } from './forward-request.js';
+import { setQueryParameter } from './set-query-parameter.js';
+import { rewriteUri } from './rewrite-uri.js';
+import { setBackendService } from './set-backend-service.js';
+import { setMethod } from './set-method.js';
+import { checkHeader } from './check-header.js';
+import { mockResponse } from './mock-response.js';
+import { trace } from './trace.js';
+
+export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
+  setHeader,
+  setVariable,
+  choose,
+  setStatus,
+  setBody,
+  returnResponse,
+  forwardRequest,
+  setQueryParameter,
+  rewriteUri,
+  setBackendService,
+  setMethod,
+  checkHeader,
+  mockResponse,
+  trace,
+];
+
+export function createRegistry(extra: readonly PolicyDefinition[] = []): Map<string, PolicyDefinition> {
+  const m = new Map<string, PolicyDefinition>();
+  for (const d of [...BUILTIN_POLICIES, ...extra]) {
+    if (m.has(d.name)) throw new Error(`policy "${d.name}" registered twice`);
+    m.set(d.name, d);
+  }
+  return m;
+}
