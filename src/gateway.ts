@@ -20,6 +20,8 @@ import { PassthroughBackend } from './mcp/passthrough-backend.js';
 import { StreamableEndpoint, sendMcpError, type RequestContext } from './mcp/streamable-endpoint.js';
 import { LegacySseEndpoint } from './mcp/legacy-sse-endpoint.js';
 import { compileToolFilter } from './mcp/tool-filter.js';
+import { backendsOf, compileServerPolicies } from './mcp/server-policies.js';
+import { createRegistry } from './policies/registry.js';
 import { sendError, sendJson } from './server/http-util.js';
 import { checkHost, checkOrigin, isLoopbackHost } from './server/origin.js';
 
@@ -53,8 +55,17 @@ const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function createGateway(config: GatewayConfig, opts: GatewayOptions = {}): Promise<Gateway> {
   const logger = opts.logger ?? createLogger();
   const metrics = new Metrics();
-  const store = opts.store ?? (await openStore(config.store));
   const cache = opts.cache ?? (await openCache(config.cache));
+  const backends = backendsOf(config);
+  // every policy document is parsed and compiled here, once; a PolicyError stops the start with every problem
+  let policies;
+  try {
+    policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends });
+  } catch (err) {
+    if (!opts.cache) await cache.close();
+    throw err;
+  }
+  const store = opts.store ?? (await openStore(config.store));
   const sessions = new SessionStore(cache, config.gateway.sessionTtlMs);
   const pools = new UpstreamPools();
   const basePath = new URL(config.gateway.publicUrl).pathname.replace(/\/$/, '');
@@ -62,7 +73,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const routes = new Map<string, ServerRoute>();
   for (const server of config.servers) {
     const backend = new PassthroughBackend(server, pools, sessions, logger.child({ server: server.name }), (delta) => metrics.sessions.inc([server.name], delta));
-    const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes };
+    const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes, policies: policies.get(server.name), publicUrl: config.gateway.publicUrl };
     routes.set(server.name, {
       name: server.name,
       backend,

@@ -3,13 +3,17 @@
  */
 import { runStart } from './commands/start.js';
 import { runValidate } from './commands/validate.js';
+import { checkPolicies } from './commands/policy-check.js';
+import { runPolicyTest } from './commands/policy-test.js';
 import { VERSION } from '../version.js';
 
 const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM policy language
 
 Usage:
   gatehouse start [-c FILE] [--port N] [--host H]   run the gateway (no config: built-in quickstart)
-  gatehouse validate [-c FILE]                      check the configuration; problems as FILE:LINE:COL: message
+  gatehouse validate [-c FILE]                      check the configuration and every policy; problems as FILE:LINE:COL: message
+  gatehouse policy test -c FILE --server NAME [--tool NAME] --request REQ.json [--json]
+                                                    run one request through the effective pipeline offline and print the trace
   gatehouse --version | --help
 `;
 
@@ -33,7 +37,11 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
     case 'start':
       return runStart(rest, io);
     case 'validate':
-      return runValidate(rest, io);
+      return runValidate(rest, io, [checkPolicies]);
+    case 'policy':
+      if (rest[0] === 'test') return runPolicyTest(rest.slice(1), io);
+      io.stderr(`unknown command "policy ${rest[0] ?? ''}" (did you mean "policy test"?)`);
+      return 2;
     case '--version':
     case '-v':
       io.stdout(VERSION);

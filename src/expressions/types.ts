@@ -11,8 +11,8 @@ import {
   CsDateTime, CsDateTimeOffset, CsTimeSpan, formatDateTime, formatDateTimeOffset, formatTimeSpan, parseDateTime,
 } from './runtime/time.js';
 import {
-  BasicCredentials, CsAnon, CsDictionary, CsEnum, CsExceptionValue, CsGroupCollection, CsGuid, CsHash, CsKeyValuePair,
-  CsList, CsMatch, CsMatchCollection, CsRandom, CsStringBuilder, CsUri, Jwt, StringListMap,
+  BasicCredentials, CsAnon, CsDictionary, CsEnum, CsExceptionValue, CsGroup, CsGroupCollection, CsGuid, CsHash, CsKeyValuePair,
+  CsList, CsMatch, CsMatchCollection, CsRandom, CsStringBuilder, CsTypeInfo, CsUri, Jwt, StringListMap,
 } from './runtime/values.js';
 
 // ------------------------------------------------------------------ static types
@@ -259,6 +259,8 @@ export function rtTypeKey(v: unknown): string {
   if (v instanceof CsRandom) return 'Random';
   if (v instanceof CsStringBuilder) return 'StringBuilder';
   if (v instanceof CsMatch) return 'Match';
+  if (v instanceof CsTypeInfo) return 'Type';
+  if (v instanceof CsGroup) return 'Group';
   if (v instanceof CsGroupCollection) return 'GroupCollection';
   if (v instanceof CsMatchCollection) return 'MatchCollection';
   if (v instanceof CsHash) return 'HashAlgorithm';

@@ -9,11 +9,13 @@ import { accepts, isJsonContentType, readBody } from '../server/http-util.js';
 import { classify, errorResponse, type JsonRpcMessageInfo } from './jsonrpc.js';
 import { filterToolsListResponse } from './tool-filter.js';
 import { collectMessages } from './upstream-streamable.js';
-import { statusError } from './passthrough-backend.js';
 import { StreamSink } from './downstream-sink.js';
 import { SseParser, formatSse } from './sse.js';
 import { newSessionId, type SessionRecord } from './sessions.js';
-import type { EndpointDeps, RequestContext } from './streamable-endpoint.js';
+import { writePolicyResponse, type EndpointDeps, type RequestContext } from './streamable-endpoint.js';
+import { pipelineFor } from './server-policies.js';
+import { runWithPolicies, type PolicyOverrides } from './policy-bridge.js';
+import { statusError, type Overrides } from './passthrough-backend.js';
 import type { MessageSink } from './upstream-sse.js';
 
 interface LegacyStream {
@@ -45,6 +47,10 @@ export class LegacySseEndpoint {
     if (!accepts(req.headers.accept, 'text/event-stream')) {
       throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept text/event-stream');
     }
+    await this.#withPolicies(req, res, ctx, undefined, undefined, undefined, async () => this.#openStream(res));
+  }
+
+  #openStream(res: ServerResponse): void {
     const id = newSessionId();
     const stream: LegacyStream = { sink: new StreamSink(res), res, initialized: false };
     this.#streams.set(id, stream);
@@ -96,25 +102,62 @@ export class LegacySseEndpoint {
     if (!init && !stream.initialized) throw new GatewayError('GW_ERR_BAD_REQUEST', 'Bad Request: session is not initialized');
     if (init && stream.initialized) throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: session already initialized');
 
-    // the legacy transport answers every accepted POST with 202; the replies go on the stream
-    res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
-    void this.#deliver(id, stream, infos, init, req).catch((err: unknown) => {
-      const e = err instanceof GatewayError ? err : new GatewayError('GW_ERR_INTERNAL', 'internal error');
-      for (const i of infos) if (i.kind === 'request') stream.sink.write(errorResponse(i.id, JSONRPC.INTERNAL_ERROR, e.message));
+    const single = infos.length === 1 ? infos[0] : undefined;
+    await this.#withPolicies(req, res, ctx, body, single, id, async (ov) => {
+      let items = infos;
+      if (ov?.body !== undefined) {
+        // a policy replaced the message
+        let v: unknown;
+        try {
+          v = JSON.parse(ov.body);
+        } catch {
+          throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: a policy replaced the body with invalid JSON', { status: 500 });
+        }
+        items = (Array.isArray(v) ? v : [v]).map((x) => classify(x)).filter((x): x is JsonRpcMessageInfo => x !== undefined);
+      }
+      // the legacy transport answers every accepted POST with 202; the replies go on the stream
+      res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
+      const overrides: Overrides | undefined = ov ? { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs } } : undefined;
+      void this.#deliver(id, stream, items, init, req, overrides).catch((err: unknown) => {
+        const e = err instanceof GatewayError ? err : new GatewayError('GW_ERR_INTERNAL', 'internal error');
+        for (const i of items) if (i.kind === 'request') stream.sink.write(errorResponse(i.id, JSONRPC.INTERNAL_ERROR, e.message));
+      });
     });
   }
 
-  async #deliver(id: string, stream: LegacyStream, infos: JsonRpcMessageInfo[], init: JsonRpcMessageInfo | undefined, req: IncomingMessage): Promise<void> {
+  async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, sessionId: string | undefined, action: (ov: PolicyOverrides | undefined) => Promise<void>): Promise<void> {
+    const policies = this.deps.policies;
+    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined) : undefined;
+    if (!pipeline || pipeline.trivial) return action(undefined);
+    const pctx = await runWithPolicies({
+      pipeline,
+      req,
+      res,
+      body: body?.toString('utf8'),
+      info,
+      sessionId,
+      protocolVersion: undefined,
+      server: this.deps.backend.server,
+      publicUrl: this.deps.publicUrl,
+      requestId: ctx.requestId,
+      canHandBack: false,
+      action: (ov) => action(ov),
+      write: (c, result) => writePolicyResponse(c, result, res),
+    });
+    if (pctx.failure) ctx.errorCode = pctx.failure.reason;
+  }
+
+  async #deliver(id: string, stream: LegacyStream, infos: JsonRpcMessageInfo[], init: JsonRpcMessageInfo | undefined, req: IncomingMessage, ov: Overrides | undefined): Promise<void> {
     const backend = this.deps.backend;
     const filter = this.deps.filter;
     const sink: MessageSink = filter.active
       ? { write: (m) => stream.sink.write(isToolsListReply(m, infos) ? filterToolsListResponse(m, filter) : m) }
       : stream.sink;
     if (init) {
-      const out = await backend.initialize(init.message, req.headers, 'sse', id, sink);
+      const out = await backend.initialize(init.message, req.headers, 'sse', id, sink, ov);
       stream.initialized = !('error' in out.response);
       sink.write(out.response);
-      if (stream.initialized && backend.streamable) this.#openBackendStream(id, stream, out.record, req);
+      if (stream.initialized && backend.streamable) this.#openBackendStream(stream, out.record, req);
       return;
     }
     // tool curation: refused calls never reach the backend
@@ -132,7 +175,7 @@ export class LegacySseEndpoint {
     }
     if (backend.streamable) {
       const payload = allowed.length === 1 ? allowed[0]!.message : allowed.map((i) => i.message);
-      const up = await backend.post(id, record, JSON.stringify(payload), req.headers, undefined);
+      const up = await backend.post(id, record, JSON.stringify(payload), req.headers, undefined, ov);
       if (up.status === 202) {
         await up.body.dump().catch(() => undefined);
         return;
@@ -151,7 +194,7 @@ export class LegacySseEndpoint {
   }
 
   /** Open the backend's standalone GET stream (if it has one) and relay it onto the client's stream. */
-  #openBackendStream(id: string, stream: LegacyStream, record: SessionRecord, req: IncomingMessage): void {
+  #openBackendStream(stream: LegacyStream, record: SessionRecord, req: IncomingMessage): void {
     const backend = this.deps.backend;
     const ac = new AbortController();
     stream.backendStream = ac;
@@ -163,7 +206,6 @@ export class LegacySseEndpoint {
       }
       await relayMessages(up, stream.sink, backend.server.name);
     })().catch(() => undefined);
-    void id;
   }
 
   closeAll(): void {

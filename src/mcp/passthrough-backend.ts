@@ -9,12 +9,19 @@ import type { PassthroughServerConfig } from '../config/types.js';
 import type { UpstreamPools } from '../proxy/upstream-pool.js';
 import type { Logger } from '../observability/logger.js';
 import { GatewayError } from '../errors/gateway-error.js';
-import { StreamableUpstream, collectMessages, type UpstreamResponse } from './upstream-streamable.js';
+import { StreamableUpstream, collectMessages, type UpstreamResponse, type TargetOptions } from './upstream-streamable.js';
 import { SseUpstreamConnection, type MessageSink } from './upstream-sse.js';
 import { SessionStore, newSessionId, type SessionRecord } from './sessions.js';
 import { ALL_VERSIONS, LATEST_VERSION } from './protocol.js';
 
 const MAX_INIT_RESPONSE = 4 * 1024 * 1024;
+const PROTECTED_HEADERS = new Set(['mcp-session-id', 'host', 'content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'te', 'trailer']);
+
+/** what policies changed about backend requests */
+export interface Overrides {
+  readonly headers?: Readonly<Record<string, string | null>>;
+  readonly target?: TargetOptions;
+}
 
 export interface InitializeOutcome {
   readonly sessionId: string;
@@ -40,7 +47,7 @@ export class PassthroughBackend {
   }
 
   /** Headers for a backend request: built from scratch; only forwardHeaders are copied from the client. */
-  headers(client: IncomingHttpHeaders | undefined, record: SessionRecord | undefined, extra?: Record<string, string>): Record<string, string> {
+  headers(client: IncomingHttpHeaders | undefined, record: SessionRecord | undefined, extra?: Record<string, string>, policy?: Readonly<Record<string, string | null>>): Record<string, string> {
     const h: Record<string, string> = {
       'content-type': 'application/json',
       accept: 'application/json, text/event-stream',
@@ -55,11 +62,20 @@ export class PassthroughBackend {
         if (v !== undefined) h[name] = Array.isArray(v) ? v.join(', ') : v;
       }
     }
-    return extra ? Object.assign(h, extra) : h;
+    if (extra) Object.assign(h, extra);
+    if (policy) {
+      // headers set by policies (set-header, authentication-*) reach the backend; the session and framing headers stay the gateway's
+      for (const [k, v] of Object.entries(policy)) {
+        if (PROTECTED_HEADERS.has(k)) continue;
+        if (v === null) delete h[k];
+        else h[k] = v;
+      }
+    }
+    return h;
   }
 
   /** Initialize a backend session for a new client session and store the record. */
-  async initialize(message: Record<string, unknown>, client: IncomingHttpHeaders, downstream: SessionRecord['downstream'], sessionId = newSessionId(), sink?: MessageSink): Promise<InitializeOutcome> {
+  async initialize(message: Record<string, unknown>, client: IncomingHttpHeaders, downstream: SessionRecord['downstream'], sessionId = newSessionId(), sink?: MessageSink, ov?: Overrides): Promise<InitializeOutcome> {
     const params = { ...((message.params as Record<string, unknown> | undefined) ?? {}) };
     // MCP lifecycle: a server answers an unsupported version with its latest; make sure the backend
     // is never asked for a version the gateway itself can't speak
@@ -75,11 +91,11 @@ export class PassthroughBackend {
     };
     let response: Record<string, unknown>;
     if (this.streamable) {
-      const { response: r, backendSessionId } = await this.#initStreamable(initMessage, client);
+      const { response: r, backendSessionId } = await this.#initStreamable(initMessage, client, ov);
       response = r;
       record.backendSessionId = backendSessionId;
     } else {
-      const conn = await SseUpstreamConnection.open(this.server, this.pools, this.headers(client, undefined, { accept: 'text/event-stream' }));
+      const conn = await SseUpstreamConnection.open(this.server, this.pools, this.headers(client, undefined, { accept: 'text/event-stream' }, ov?.headers));
       let answer: Record<string, unknown> | undefined;
       await conn.send(initMessage, { write: (m) => { if ('result' in m || 'error' in m) answer = m; else sink?.write(m); } });
       if (!answer) {
@@ -107,8 +123,8 @@ export class PassthroughBackend {
     return { sessionId, record, response };
   }
 
-  async #initStreamable(initMessage: Record<string, unknown>, client: IncomingHttpHeaders | undefined): Promise<{ response: Record<string, unknown>; backendSessionId: string | undefined }> {
-    const up = await this.streamable!.post(JSON.stringify(initMessage), this.headers(client, undefined));
+  async #initStreamable(initMessage: Record<string, unknown>, client: IncomingHttpHeaders | undefined, ov?: Overrides): Promise<{ response: Record<string, unknown>; backendSessionId: string | undefined }> {
+    const up = await this.streamable!.post(JSON.stringify(initMessage), this.headers(client, undefined, undefined, ov?.headers), undefined, ov?.target);
     if (up.status !== 200) {
       await up.body.dump().catch(() => undefined);
       throw statusError(up.status, this.server.name);
@@ -125,29 +141,29 @@ export class PassthroughBackend {
    * (it restarted or expired the session), the gateway re-initializes the backend session with the
    * client's original parameters and retries once (checklist item 16).
    */
-  async post(sessionId: string, record: SessionRecord, body: string | Buffer, client: IncomingHttpHeaders, signal: AbortSignal | undefined): Promise<UpstreamResponse> {
-    const up = await this.streamable!.post(body, this.headers(client, record), signal);
+  async post(sessionId: string, record: SessionRecord, body: string | Buffer, client: IncomingHttpHeaders, signal: AbortSignal | undefined, ov?: Overrides): Promise<UpstreamResponse> {
+    const up = await this.streamable!.post(body, this.headers(client, record, undefined, ov?.headers), signal, ov?.target);
     if (up.status !== 404 || !record.backendSessionId) return up;
     await up.body.dump().catch(() => undefined);
-    await this.reinitialize(sessionId, record, client);
-    return this.streamable!.post(body, this.headers(client, record), signal);
+    await this.reinitialize(sessionId, record, client, ov);
+    return this.streamable!.post(body, this.headers(client, record, undefined, ov?.headers), signal, ov?.target);
   }
 
   /** Like post(), but a 2xx answer is written straight to the client; anything else comes back. */
-  async relay(sessionId: string, record: SessionRecord, body: string | Buffer, client: IncomingHttpHeaders, res: ServerResponse): Promise<RelayOutcome | null> {
-    const out = await this.streamable!.relay(body, this.headers(client, record), res);
+  async relay(sessionId: string, record: SessionRecord, body: string | Buffer, client: IncomingHttpHeaders, res: ServerResponse, ov?: Overrides): Promise<RelayOutcome | null> {
+    const out = await this.streamable!.relay(body, this.headers(client, record, undefined, ov?.headers), res, ov?.target);
     if (out === null || out.status !== 404 || !record.backendSessionId) return out;
-    await this.reinitialize(sessionId, record, client);
-    return this.streamable!.relay(body, this.headers(client, record), res);
+    await this.reinitialize(sessionId, record, client, ov);
+    return this.streamable!.relay(body, this.headers(client, record, undefined, ov?.headers), res, ov?.target);
   }
 
-  async reinitialize(sessionId: string, record: SessionRecord, client: IncomingHttpHeaders | undefined): Promise<void> {
+  async reinitialize(sessionId: string, record: SessionRecord, client: IncomingHttpHeaders | undefined, ov?: Overrides): Promise<void> {
     this.log.info({ server: this.server.name }, 'backend session expired; re-initializing');
     const id = `gatehouse-reinit-${Date.now()}`;
-    const { response, backendSessionId } = await this.#initStreamable({ jsonrpc: '2.0', id, method: 'initialize', params: record.initParams }, client);
+    const { response, backendSessionId } = await this.#initStreamable({ jsonrpc: '2.0', id, method: 'initialize', params: record.initParams }, client, ov);
     if ('error' in response) throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${this.server.name}" refused to re-initialize`);
     record.backendSessionId = backendSessionId;
-    const note = await this.streamable!.post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), this.headers(client, record));
+    const note = await this.streamable!.post(JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), this.headers(client, record, undefined, ov?.headers), undefined, ov?.target);
     await note.body.dump().catch(() => undefined);
     await this.sessions.update(sessionId, record);
   }

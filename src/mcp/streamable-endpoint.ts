@@ -13,6 +13,10 @@ import { readUpstreamText, upstreamMediaType, type UpstreamResponse } from './up
 import { RequestReplySink, StreamSink } from './downstream-sink.js';
 import { SseParser, formatSse } from './sse.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
+import { pipelineFor, type ServerPolicies } from './server-policies.js';
+import { runWithPolicies, responseHeaders, type ActionMode, type ActionResult, type PolicyOverrides } from './policy-bridge.js';
+import { newResponse, type PipelineContext } from '../pipeline/context.js';
+import type { Overrides } from './passthrough-backend.js';
 
 export interface RequestContext {
   readonly requestId: string;
@@ -27,7 +31,13 @@ export interface EndpointDeps {
   readonly sessions: SessionStore;
   readonly filter: ToolFilter;
   readonly maxBodyBytes: number;
+  /** the server's compiled policy pipelines (undefined or trivial: no pipeline runs) */
+  readonly policies: ServerPolicies | undefined;
+  /** the gateway's public base URL (context.Request.Url) */
+  readonly publicUrl: string;
 }
+
+type Action = (ov: PolicyOverrides | undefined, mode: ActionMode) => Promise<ActionResult | void>;
 
 const MAX_FILTERED_BODY = 16 * 1024 * 1024;
 
@@ -115,25 +125,102 @@ export class StreamableEndpoint {
     ctx.tool = info.toolName;
     if (info.method === 'initialize') {
       if (info.kind !== 'request') throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be a request');
-      return this.#initialize(req, res, info);
+      return this.#withPolicies(req, res, ctx, body, info, undefined, false, (ov) => this.#initialize(req, res, info, ov));
     }
     const session = await this.#session(req);
+    return this.#withPolicies(req, res, ctx, body, info, session, info.kind === 'request', (ov, mode) => this.#forwardPost(req, res, ctx, session, body, info, ov, mode));
+  }
+
+  /**
+   * Run the server's (or the called tool's) policy pipeline around an action; without policies the
+   * action runs alone (the proxy's fast path).
+   */
+  async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, session: { id: string; record: SessionRecord } | undefined, canHandBack: boolean, action: Action): Promise<void> {
+    const policies = this.deps.policies;
+    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined) : undefined;
+    if (!pipeline || pipeline.trivial) {
+      await action(undefined, 'direct');
+      return;
+    }
+    const pctx = await runWithPolicies({
+      pipeline,
+      req,
+      res,
+      body: body?.toString('utf8'),
+      info,
+      sessionId: session?.id,
+      protocolVersion: session?.record.protocolVersion,
+      server: this.deps.backend.server,
+      publicUrl: this.deps.publicUrl,
+      requestId: ctx.requestId,
+      canHandBack,
+      action,
+      write: (c, result) => writePolicyResponse(c, result, res),
+    });
+    if (pctx.failure) ctx.errorCode = pctx.failure.reason;
+  }
+
+  async #forwardPost(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, session: { id: string; record: SessionRecord }, body: Buffer, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode): Promise<ActionResult | void> {
     if (info.kind === 'request' && info.toolName !== undefined && !this.deps.filter.allows(info.toolName)) {
       // never reaches the backend (PRODUCT §6): an in-band JSON-RPC error, as for an unknown tool
       ctx.errorCode = 'GW_ERR_TOOL_NOT_ALLOWED';
       jsonReply(res, 200, errorResponse(info.id, JSONRPC.INVALID_PARAMS, `Unknown tool: ${info.toolName}`));
       return;
     }
-    if (this.deps.backend.streamable) {
-      if (info.method === 'tools/list' && this.deps.filter.active) {
-        const up = await this.deps.backend.post(session.id, session.record, body, req.headers, undefined);
+    const payload = ov?.body !== undefined ? ov.body : body;
+    const backend = this.deps.backend;
+    if (!backend.streamable) {
+      const message = ov?.body !== undefined ? classify(safeJson(ov.body)) ?? info : info;
+      return this.#sendSse(session.id, res, [message]);
+    }
+    const overrides = toOverrides(ov);
+    const filtering = info.method === 'tools/list' && this.deps.filter.active;
+    if (mode === 'direct') {
+      if (filtering) {
+        const up = await backend.post(session.id, session.record, payload, req.headers, undefined, overrides);
         return this.#relay(up, res, info);
       }
-      const out = await this.deps.backend.relay(session.id, session.record, body, req.headers, res);
+      const out = await backend.relay(session.id, session.record, payload, req.headers, res, overrides);
       if (out) this.#fail(out.status, out.contentType, out.body.toString('utf8'), res);
       return;
     }
-    return this.#sendSse(session.id, res, [info]);
+    const up = await backend.post(session.id, session.record, payload, req.headers, undefined, overrides);
+    return this.#handBack(up, mode, filtering ? info : undefined);
+  }
+
+  /** The backend's answer as a response for outbound policies (buffered only when it must be). */
+  async #handBack(up: UpstreamResponse, mode: ActionMode, filterFor: JsonRpcMessageInfo | undefined): Promise<ActionResult> {
+    const server = this.deps.backend.server.name;
+    const status = up.status;
+    if (status === 202) {
+      await up.body.dump().catch(() => undefined);
+      return { response: newResponse(202, 'Accepted') };
+    }
+    const type = upstreamMediaType(up);
+    if (status < 200 || status > 299) {
+      const text = type === 'application/json' ? await readUpstreamText(up, 1024 * 1024, server) : (await up.body.dump().catch(() => undefined), '');
+      if (status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 404 && type === 'application/json') return { response: jsonResponse(status, text) };
+      if (status === 404) throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
+      throw statusError(status, server);
+    }
+    if (type === 'application/json') {
+      const text = await readUpstreamText(up, MAX_FILTERED_BODY, server);
+      return { response: jsonResponse(status, filterFor ? this.#filterJson(text, filterFor.id) : text) };
+    }
+    if (type === 'text/event-stream') {
+      if (mode === 'buffer' || filterFor) {
+        let text = await readUpstreamText(up, MAX_FILTERED_BODY, server);
+        if (filterFor) text = mapSseData(text, (d) => this.#filterJson(d, filterFor.id));
+        const r = newResponse(status, 'OK', text);
+        r.headers.set('content-type', 'text/event-stream');
+        return { response: r };
+      }
+      const r = newResponse(status, 'OK');
+      r.headers.set('content-type', 'text/event-stream');
+      return { response: r, stream: up.body };
+    }
+    await up.body.dump().catch(() => undefined);
+    throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" answered with an unexpected content type`);
   }
 
   /** A backend answer that isn't a 2xx JSON/SSE reply: relay what the client may see, map the rest. */
@@ -151,8 +238,9 @@ export class StreamableEndpoint {
     throw statusError(status, this.deps.backend.server.name);
   }
 
-  async #initialize(req: IncomingMessage, res: ServerResponse, info: JsonRpcMessageInfo): Promise<void> {
-    const out = await this.deps.backend.initialize(info.message, req.headers, 'streamable-http');
+  async #initialize(req: IncomingMessage, res: ServerResponse, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined): Promise<void> {
+    const message = ov?.body !== undefined ? (safeJson(ov.body) as Record<string, unknown> | undefined) ?? info.message : info.message;
+    const out = await this.deps.backend.initialize(message, req.headers, 'streamable-http', undefined, undefined, toOverrides(ov));
     if ('error' in out.response) {
       jsonReply(res, 200, out.response);
       return;
@@ -177,11 +265,14 @@ export class StreamableEndpoint {
       }
       infos.push(info);
     }
-    if (this.deps.backend.streamable) {
-      const up = await this.deps.backend.post(session.id, session.record, body, req.headers, undefined);
-      return this.#relay(up, res, infos.find((i) => i.method === 'tools/list'));
-    }
-    return this.#sendSse(session.id, res, infos);
+    return this.#withPolicies(req, res, ctx, body, undefined, session, false, async (ov) => {
+      const payload = ov?.body !== undefined ? ov.body : body;
+      if (this.deps.backend.streamable) {
+        const up = await this.deps.backend.post(session.id, session.record, payload, req.headers, undefined, toOverrides(ov));
+        return this.#relay(up, res, infos.find((i) => i.method === 'tools/list'));
+      }
+      return this.#sendSse(session.id, res, infos);
+    });
   }
 
   /** Legacy-SSE backend: send each message; requests' replies come back through a reply sink. */
@@ -272,16 +363,20 @@ export class StreamableEndpoint {
     }
     this.#checkVersionHeader(req);
     const session = await this.#session(req);
+    return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, (ov) => this.#openStream(req, res, session, toOverrides(ov)));
+  }
+
+  async #openStream(req: IncomingMessage, res: ServerResponse, session: { id: string; record: SessionRecord }, ov: Overrides | undefined): Promise<void> {
     const backend = this.deps.backend;
     if (backend.streamable) {
       const lastEventId = singleHeader(req.headers['last-event-id']);
       const extra: Record<string, string> = { accept: 'text/event-stream' };
       if (lastEventId !== undefined) extra['last-event-id'] = lastEventId;
-      let up = await backend.streamable.get(backend.headers(req.headers, session.record, extra));
+      let up = await backend.streamable.get(backend.headers(req.headers, session.record, extra, ov?.headers));
       if (up.status === 404 && session.record.backendSessionId) {
         await up.body.dump().catch(() => undefined);
-        await backend.reinitialize(session.id, session.record, req.headers);
-        up = await backend.streamable.get(backend.headers(req.headers, session.record, extra));
+        await backend.reinitialize(session.id, session.record, req.headers, ov);
+        up = await backend.streamable.get(backend.headers(req.headers, session.record, extra, ov?.headers));
       }
       if (up.status === 405) {
         await up.body.dump().catch(() => undefined);
@@ -308,9 +403,56 @@ export class StreamableEndpoint {
     ctx.method = 'DELETE';
     this.#checkVersionHeader(req);
     const session = await this.#session(req);
-    await this.deps.backend.terminate(session.id, session.record);
-    res.writeHead(200).end();
+    return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, async () => {
+      await this.deps.backend.terminate(session.id, session.record);
+      res.writeHead(200).end();
+    });
   }
+}
+
+function toOverrides(ov: PolicyOverrides | undefined): Overrides | undefined {
+  if (!ov) return undefined;
+  return { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs } };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: a policy replaced the body with invalid JSON', { status: 500 });
+  }
+}
+
+function jsonResponse(status: number, text: string) {
+  const r = newResponse(status, '', text);
+  r.headers.set('content-type', 'application/json');
+  return r;
+}
+
+/** rewrite the data of every message event of a buffered SSE text */
+function mapSseData(text: string, fn: (data: string) => string): string {
+  let out = '';
+  const parser = new SseParser((e) => {
+    out += formatSse(e.data !== '' && (e.event === undefined || e.event === 'message') ? { ...e, data: fn(e.data) } : e);
+  });
+  parser.push(text.endsWith('\n\n') ? text : text + '\n\n');
+  return out;
+}
+
+/** Write the pipeline's final answer: a policy's own response, or the backend's as outbound policies left it. */
+export function writePolicyResponse(ctx: PipelineContext, result: ActionResult | undefined, res: ServerResponse): void {
+  const r = ctx.response;
+  const headers = responseHeaders(ctx, result !== undefined);
+  if (result?.stream) {
+    res.writeHead(r.statusCode, { ...headers, 'cache-control': 'no-cache' });
+    res.flushHeaders();
+    relayBody(result.stream as UpstreamResponse['body'], res);
+    return;
+  }
+  const noBody = r.statusCode === 202 || r.statusCode === 204 || r.statusCode === 304;
+  const text = noBody || !r.body ? '' : r.body.peekText();
+  res.writeHead(r.statusCode, { ...headers, 'content-length': String(Buffer.byteLength(text)) });
+  res.end(text);
 }
 
 function idOf(value: unknown): string | number | null {

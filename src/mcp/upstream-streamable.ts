@@ -20,6 +20,13 @@ export interface UpstreamResponse {
   readonly body: Readable & { text(): Promise<string>; dump(opts?: { limit?: number }): Promise<void> };
 }
 
+/** what policies changed about the backend request (set-backend-service, rewrite-uri, set-method, forward-request timeout) */
+export interface TargetOptions {
+  readonly url?: URL | undefined;
+  readonly method?: string;
+  readonly timeoutMs?: number;
+}
+
 export class StreamableUpstream {
   readonly #origin: string;
   readonly #path: string;
@@ -30,12 +37,14 @@ export class StreamableUpstream {
     this.#path = url.pathname + url.search;
   }
 
-  async #request(method: 'POST' | 'GET' | 'DELETE', headers: Record<string, string>, body: string | Buffer | undefined, signal: AbortSignal | undefined, streaming: boolean): Promise<UpstreamResponse> {
-    const timeout = this.server.backend.timeoutMs;
+  async #request(method: string, headers: Record<string, string>, body: string | Buffer | undefined, signal: AbortSignal | undefined, streaming: boolean, target?: TargetOptions): Promise<UpstreamResponse> {
+    const timeout = target?.timeoutMs ?? this.server.backend.timeoutMs;
+    const origin = target?.url ? target.url.origin : this.#origin;
+    const path = target?.url ? target.url.pathname + target.url.search : this.#path;
     try {
-      const res = await this.pools.get(this.#origin).request({
-        path: this.#path,
-        method,
+      const res = await this.pools.get(origin).request({
+        path,
+        method: (target?.method ?? method) as 'POST',
         headers,
         body: body ?? null,
         signal: signal ?? null,
@@ -50,12 +59,14 @@ export class StreamableUpstream {
   }
 
   /** POST and write a 2xx answer straight to the client (the hot path); other answers come back */
-  relay(body: string | Buffer, headers: Record<string, string>, res: ServerResponse): Promise<RelayOutcome | null> {
-    return relay(this.pools.get(this.#origin), { path: this.#path, headers, body, headersTimeout: this.server.backend.timeoutMs }, res, this.server.name);
+  relay(body: string | Buffer, headers: Record<string, string>, res: ServerResponse, target?: TargetOptions): Promise<RelayOutcome | null> {
+    const pool = this.pools.get(target?.url ? target.url.origin : this.#origin);
+    const path = target?.url ? target.url.pathname + target.url.search : this.#path;
+    return relay(pool, { path, method: target?.method ?? 'POST', headers, body, headersTimeout: target?.timeoutMs ?? this.server.backend.timeoutMs }, res, this.server.name);
   }
 
-  post(body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {
-    return this.#request('POST', headers, body, signal, true);
+  post(body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal, target?: TargetOptions): Promise<UpstreamResponse> {
+    return this.#request('POST', headers, body, signal, true, target);
   }
 
   get(headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {

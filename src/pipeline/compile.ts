@@ -24,6 +24,11 @@ const NOT_YET: Record<string, string> = {
 
 interface Reads { requestBody: boolean; responseBody: boolean }
 
+/** outbound policies that read or replace the response body: the backend's answer must be buffered for them */
+const RESPONSE_BODY_POLICIES = new Set(['set-body', 'find-and-replace', 'cache-store', 'json-to-xml', 'xml-to-json', 'xsl-transform']);
+/** inbound policies that read or replace the request body */
+const REQUEST_BODY_POLICIES = new Set(['set-body', 'find-and-replace', 'validate-content']);
+
 /** Turn an expression's value into the string an attribute needs (C# ToString rules live in the engine). */
 export function asString(v: unknown): string {
   if (v === null || v === undefined) return '';
@@ -78,6 +83,8 @@ export function compilePipeline(effective: EffectivePolicy, registry: PolicyRegi
       problem(at, later ? `policy <${el.name}> is not available yet (it arrives with ${later})` : `unknown policy <${el.name}>`);
       return undefined;
     }
+    if (section === 'outbound' && RESPONSE_BODY_POLICIES.has(el.name)) reads.responseBody = true;
+    if ((section === 'inbound' || section === 'backend') && REQUEST_BODY_POLICIES.has(el.name)) reads.requestBody = true;
     if (!def.sections.includes(section)) {
       problem(at, `policy <${el.name}> is not allowed in the ${section} section (allowed: ${def.sections.join(', ')})`);
       return undefined;

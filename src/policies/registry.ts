@@ -14,6 +14,10 @@ import { setMethod } from './set-method.js';
 import { checkHeader } from './check-header.js';
 import { mockResponse } from './mock-response.js';
 import { trace } from './trace.js';
+// -- traffic policies (rate limits, quotas, concurrency, ip-filter, cors): imports below
+// -- end traffic imports
+// -- integration policies (send-request, retry, wait, cache, find-and-replace, authentication-*): imports below
+// -- end integration imports
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   setHeader,
@@ -30,6 +34,10 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   checkHeader,
   mockResponse,
   trace,
+  // -- traffic policies: entries below
+  // -- end traffic entries
+  // -- integration policies: entries below
+  // -- end integration entries
 ];
 
 export function createRegistry(extra: readonly PolicyDefinition[] = []): Map<string, PolicyDefinition> {

@@ -11,6 +11,7 @@ import { upstreamError } from './upstream-errors.js';
 
 export interface RelayRequest {
   readonly path: string;
+  readonly method?: string;
   readonly headers: Record<string, string>;
   readonly body: string | Buffer;
   readonly headersTimeout: number;
@@ -134,7 +135,7 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 export function relay(pool: Dispatcher, req: RelayRequest, res: ServerResponse, server: string): Promise<RelayOutcome | null> {
   return new Promise((resolve, reject) => {
     pool.dispatch(
-      { path: req.path, method: 'POST', headers: req.headers, body: req.body, headersTimeout: req.headersTimeout, bodyTimeout: 0 },
+      { path: req.path, method: (req.method ?? 'POST') as 'POST', headers: req.headers, body: req.body, headersTimeout: req.headersTimeout, bodyTimeout: 0 },
       new RelayHandler(res, server, resolve, reject),
     );
   });

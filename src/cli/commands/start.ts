@@ -10,6 +10,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig, configFromObject } from '../../config/load.js';
 import { ConfigError, formatProblem } from '../../config/errors.js';
 import type { GatewayConfig } from '../../config/types.js';
+import { PolicyError } from '../../policy/errors.js';
 import { createGateway } from '../../gateway.js';
 import { createLogger } from '../../observability/logger.js';
 import { startDemoMcpServer } from '../../demo/quickstart-server.js';
@@ -68,8 +69,12 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
     gateway = await createGateway(config, { logger });
     ({ url } = await gateway.listen(port ?? config.gateway.port, args.values.host ?? config.gateway.host));
   } catch (err) {
-    io.stderr(`gatehouse start: ${(err as Error).message}`);
     await demo?.close();
+    if (err instanceof PolicyError) {
+      io.stderr(err.problems.map((p) => formatProblem({ file: p.file ?? '<policy>', line: p.line, col: p.col, message: p.message }, { cwd: io.cwd })).join('\n'));
+      return 2;
+    }
+    io.stderr(`gatehouse start: ${(err as Error).message}`);
     return 1;
   }
   // the public URL stays the configured one; when it was derived from listen, it follows the bound port

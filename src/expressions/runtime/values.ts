@@ -235,12 +235,14 @@ export class CsStringBuilder {
   length = 0;
 }
 
-export interface CsGroup {
-  success: boolean;
-  value: string;
-  index: number;
-  length: number;
-  name: string;
+export class CsGroup {
+  constructor(
+    readonly success: boolean,
+    readonly value: string,
+    readonly index: number,
+    readonly length: number,
+    readonly name: string,
+  ) {}
 }
 
 export class CsMatch {
@@ -263,7 +265,7 @@ export class CsMatch {
   }
   static empty(groupNames: string[]): CsMatch {
     return new CsMatch(
-      groupNames.map((name) => ({ success: false, value: '', index: 0, length: 0, name })),
+      groupNames.map((name) => new CsGroup(false, '', 0, 0, name)),
       null,
     );
   }
@@ -310,6 +312,14 @@ export class CsExceptionValue {
   constructor(
     readonly type: string,
     readonly message: string,
+  ) {}
+}
+
+/** the result of GetType() */
+export class CsTypeInfo {
+  constructor(
+    readonly name: string,
+    readonly fullName: string,
   ) {}
 }
 

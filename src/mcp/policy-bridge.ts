@@ -1,0 +1,172 @@
+/**
+ * Runs a server's policy pipeline around one MCP endpoint action. The endpoint's own action (POST a
+ * message, open a stream, end a session …) is the `forward-request` of the pipeline; what policies
+ * changed (method, backend URL, headers they set, body) goes into it as overrides.
+ *
+ * Streaming: with no outbound policies the action writes straight to the client, as without
+ * policies. With outbound policies a Streamable HTTP POST hands its answer back first: a JSON answer
+ * buffered, an SSE answer buffered only when a policy reads or replaces the response body (APIM's
+ * caveat), otherwise still streamed once the outbound policies have set status and headers.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { createExpressionContext, HeaderMap, type ExpressionContext, type ResponseInfo } from '../expressions/context.js';
+import { PipelineContext } from '../pipeline/context.js';
+import { runPipeline, type CompiledPipeline } from '../pipeline/run.js';
+import type { PassthroughServerConfig } from '../config/types.js';
+import type { JsonRpcMessageInfo } from './jsonrpc.js';
+
+export interface PolicyOverrides {
+  readonly method: string;
+  /** the backend URL when a policy changed it (set-backend-service, rewrite-uri, set-query-parameter); undefined = configured */
+  readonly target: URL | undefined;
+  readonly timeoutMs: number;
+  /** request headers policies set (value) or deleted (null) */
+  readonly headers: Readonly<Record<string, string | null>>;
+  /** the request body (policies may have replaced it) */
+  readonly body: string | undefined;
+}
+
+export type ActionMode = 'direct' | 'headers-first' | 'buffer';
+
+/** what an action hands back when it did not write to the client itself */
+export interface ActionResult {
+  readonly response: ResponseInfo;
+  /** a body still streaming from the backend (SSE), relayed after the outbound policies */
+  readonly stream?: Readable;
+}
+
+export interface BridgeInput {
+  readonly pipeline: CompiledPipeline;
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly body: string | undefined;
+  readonly info: JsonRpcMessageInfo | undefined;
+  readonly sessionId: string | undefined;
+  readonly protocolVersion: string | undefined;
+  readonly server: PassthroughServerConfig;
+  readonly publicUrl: string;
+  readonly requestId: string;
+  /** true when the action can hand its answer back (Streamable HTTP POSTs); others always write directly */
+  readonly canHandBack: boolean;
+  readonly action: (ov: PolicyOverrides, mode: ActionMode) => Promise<ActionResult | void>;
+  /** the final answer (a backend one or a policy's) to the client; undefined = write as is */
+  readonly write: (ctx: PipelineContext, result: ActionResult | undefined) => void;
+  readonly trace?: boolean;
+}
+
+const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export interface ExprInput {
+  readonly method: string;
+  readonly url: string;
+  readonly headers: Record<string, string | string[] | undefined>;
+  readonly body: string | undefined;
+  readonly ipAddress: string;
+  readonly server: PassthroughServerConfig;
+  readonly info: JsonRpcMessageInfo | undefined;
+  readonly sessionId: string | undefined;
+  readonly protocolVersion: string | undefined;
+  readonly requestId: string;
+}
+
+/** The C# `context` of one MCP request (context.Request, Api, Operation, Mcp …). */
+export function createRequestContext(i: ExprInput): ExpressionContext {
+  const info = i.info;
+  const args = info?.toolName !== undefined ? (info.message.params as { arguments?: unknown } | undefined)?.arguments : undefined;
+  const op = info?.toolName ?? info?.method ?? i.method;
+  return createExpressionContext({
+    request: { method: i.method, url: i.url, headers: new HeaderMap(i.headers), body: i.body ?? null, ipAddress: i.ipAddress },
+    api: { id: i.server.name, name: i.server.name, path: i.server.name },
+    operation: { id: op, name: op, method: i.method, urlTemplate: new URL(i.url).pathname },
+    deployment: { region: process.env.GATEHOUSE_REGION ?? '', serviceName: 'gatehouse' },
+    ...(GUID.test(i.requestId) ? { requestId: i.requestId } : {}),
+    mcp: {
+      method: info?.method ?? '',
+      toolName: info?.toolName ?? null,
+      sessionId: i.sessionId ?? null,
+      protocolVersion: i.protocolVersion ?? null,
+      ...(args && typeof args === 'object' && !Array.isArray(args) ? { arguments: args as Record<string, unknown> } : {}),
+    },
+  });
+}
+
+export async function runWithPolicies(input: BridgeInput): Promise<PipelineContext> {
+  const { req, server } = input;
+  const expr = createRequestContext({
+    method: req.method ?? 'POST',
+    url: `${input.publicUrl}${req.url ?? '/'}`,
+    headers: req.headers,
+    body: input.body,
+    ipAddress: req.socket.remoteAddress ?? '',
+    server,
+    info: input.info,
+    sessionId: input.sessionId,
+    protocolVersion: input.protocolVersion,
+    requestId: input.requestId,
+  });
+
+  let result: ActionResult | undefined;
+  let written = false;
+  const direct = !input.canHandBack || input.pipeline.outbound.length === 0;
+  const mode: ActionMode = direct ? 'direct' : input.pipeline.reads.responseBody ? 'buffer' : 'headers-first';
+  const forward = async (ctx: PipelineContext, opts: { timeoutMs?: number; bufferResponse: boolean }): Promise<void> => {
+    const headers: Record<string, string | null> = {};
+    for (const name of ctx.touchedRequestHeaders) {
+      const v = ctx.request.headers.get(name);
+      headers[name] = v === undefined ? null : v.join(', ');
+    }
+    let target: URL | undefined;
+    if (ctx.backend.baseUrl !== server.backend.url || ctx.backend.path !== '' || ctx.backendQuery) {
+      target = new URL(ctx.backend.baseUrl + ctx.backend.path);
+      if (ctx.backendQuery) for (const [k, v] of ctx.backendQuery) target.searchParams.append(k, v);
+    }
+    const ov: PolicyOverrides = {
+      method: ctx.request.method,
+      target,
+      timeoutMs: opts.timeoutMs ?? ctx.backend.timeoutMs,
+      headers,
+      body: ctx.request.body ? ctx.request.body.peekText() : undefined,
+    };
+    const r = await input.action(ov, mode);
+    if (r) {
+      result = r;
+      ctx.setResponse(r.response);
+    } else {
+      written = true;
+      ctx.hasResponse = true;
+    }
+  };
+  const ctx = new PipelineContext(expr, { baseUrl: server.backend.url, path: '', timeoutMs: server.backend.timeoutMs }, forward, input.trace ? { trace: true } : {});
+  try {
+    await runPipeline(input.pipeline, ctx);
+  } catch (err) {
+    result?.stream?.destroy();
+    throw err;
+  }
+  if (written) return ctx;
+  // a policy answered instead of the backend (or replaced its answer): the stream is not used
+  const fromBackend = result !== undefined && ctx.response === result.response;
+  if (!fromBackend) result?.stream?.destroy();
+  input.write(ctx, fromBackend ? result : undefined);
+  return ctx;
+}
+
+const NOT_FROM_POLICIES = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'mcp-session-id']);
+
+/**
+ * The headers the client gets: for the backend's answer, its content type plus the headers outbound
+ * policies set; for an answer a policy built, every header it set (never framing headers).
+ */
+export function responseHeaders(ctx: PipelineContext, fromBackend: boolean): Record<string, string> {
+  const h: Record<string, string> = {};
+  const r = ctx.response;
+  const names = fromBackend ? ['content-type', ...ctx.touchedResponseHeaders] : r.headers.names();
+  for (const name of names) {
+    const k = name.toLowerCase();
+    if (NOT_FROM_POLICIES.has(k)) continue;
+    const v = r.headers.get(name);
+    if (v !== undefined && v.length > 0) h[k] = v.join(', ');
+  }
+  return h;
+}
