@@ -22,6 +22,10 @@ export interface Ty {
   readonly a?: readonly Ty[];
   /** 'ctxResponse' marks context.Response (so reading its Body is a response-body read) */
   readonly tag?: string;
+  /** Nullable<T> of a value type (int?, DateTime?) */
+  readonly nullable?: boolean;
+  /** field types of an anonymous type */
+  readonly f?: ReadonlyMap<string, Ty>;
 }
 
 const mk = (n: string): Ty => ({ n });
@@ -352,7 +356,7 @@ function arrayElemTypeName(a: unknown[]): string {
 export function formatWith(v: unknown, format: string | null | undefined, ty?: Ty): string {
   if (format === null || format === undefined || format === '') return csToString(v, ty);
   if (typeof v === 'number') {
-    const isInt = ty ? INTEGRAL.has(ty.n) : Number.isInteger(v) && !(ty && ty.n === 'double');
+    const isInt = ty && !isDyn(ty) ? INTEGRAL.has(ty.n) : Number.isInteger(v);
     return formatNumber(v, format, isInt);
   }
   if (v instanceof CsDateTime) return formatDateTime(v, format);

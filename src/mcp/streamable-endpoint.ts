@@ -66,6 +66,12 @@ export class StreamableEndpoint {
       case 'POST': return this.#post(req, res, ctx);
       case 'GET': return this.#get(req, res, ctx);
       case 'DELETE': return this.#delete(req, res, ctx);
+      // CORS preflight: the server's policies (cors) may answer; when none does, 405 as for any other method
+      case 'OPTIONS':
+        return this.#withPolicies(req, res, ctx, undefined, undefined, undefined, false, async () => {
+          res.setHeader('allow', 'GET, POST, DELETE');
+          throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method not allowed');
+        });
       default:
         res.setHeader('allow', 'GET, POST, DELETE');
         throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method not allowed');

@@ -7,7 +7,7 @@
 import type { EffectivePolicy, EffectiveEntry, Scope } from '../policy/compose.js';
 import type { AttrValue, PolicyElement, TextValue } from '../policy/document.js';
 import { PolicyError, sortPolicyProblems, type PolicyProblem } from '../policy/errors.js';
-import { compileExpression, type CompiledExpression } from '../expressions/index.js';
+import { compileExpression, toCSharpString, type CompiledExpression } from '../expressions/index.js';
 import type { CompileContext, CompileServices, CompiledPolicy, PolicyDefinition, Section, SourceRef, ValueGetter } from './types.js';
 import type { CompiledPipeline } from './run.js';
 import type { PipelineContext } from './context.js';
@@ -29,12 +29,9 @@ const RESPONSE_BODY_POLICIES = new Set(['set-body', 'find-and-replace', 'cache-s
 /** inbound policies that read or replace the request body */
 const REQUEST_BODY_POLICIES = new Set(['set-body', 'find-and-replace', 'validate-content']);
 
-/** Turn an expression's value into the string an attribute needs (C# ToString rules live in the engine). */
+/** Turn an expression's value into the string an attribute needs (C# ToString rules, from the engine). */
 export function asString(v: unknown): string {
-  if (v === null || v === undefined) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'boolean') return v ? 'True' : 'False';
-  return String(v);
+  return toCSharpString(v);
 }
 
 function compileValue(v: AttrValue | TextValue, file: string | undefined, problems: PolicyProblem[], reads: Reads): ValueGetter<unknown> | undefined {

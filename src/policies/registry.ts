@@ -15,8 +15,27 @@ import { checkHeader } from './check-header.js';
 import { mockResponse } from './mock-response.js';
 import { trace } from './trace.js';
 // -- traffic policies (rate limits, quotas, concurrency, ip-filter, cors): imports below
+import { rateLimit } from './rate-limit.js';
+import { rateLimitByKey } from './rate-limit-by-key.js';
+import { quota } from './quota.js';
+import { quotaByKey } from './quota-by-key.js';
+import { limitConcurrency } from './limit-concurrency.js';
+import { ipFilter } from './ip-filter.js';
+import { cors } from './cors.js';
 // -- end traffic imports
 // -- integration policies (send-request, retry, wait, cache, find-and-replace, authentication-*): imports below
+import { sendRequest } from './send-request.js';
+import { sendOneWayRequest } from './send-one-way-request.js';
+import { retry } from './retry.js';
+import { wait } from './wait.js';
+import { findAndReplace } from './find-and-replace.js';
+import { cacheLookupValue } from './cache-lookup-value.js';
+import { cacheStoreValue } from './cache-store-value.js';
+import { cacheRemoveValue } from './cache-remove-value.js';
+import { cacheLookup } from './cache-lookup.js';
+import { cacheStore } from './cache-store.js';
+import { authenticationBasic } from './authentication-basic.js';
+import { authenticationCertificate } from './authentication-certificate.js';
 // -- end integration imports
 
 export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
@@ -35,8 +54,27 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   mockResponse,
   trace,
   // -- traffic policies: entries below
+  rateLimit,
+  rateLimitByKey,
+  quota,
+  quotaByKey,
+  limitConcurrency,
+  ipFilter,
+  cors,
   // -- end traffic entries
   // -- integration policies: entries below
+  sendRequest,
+  sendOneWayRequest,
+  retry,
+  wait,
+  findAndReplace,
+  cacheLookupValue,
+  cacheStoreValue,
+  cacheRemoveValue,
+  cacheLookup,
+  cacheStore,
+  authenticationBasic,
+  authenticationCertificate,
   // -- end integration entries
 ];
 

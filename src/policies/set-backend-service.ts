@@ -32,7 +32,8 @@ export const setBackendService: PolicyDefinition = {
     const idAttr = el.attributes.get('backend-id');
     if (idAttr && !idAttr.expression && !cc.services.backends.has(idAttr.raw)) cc.problem({ line: idAttr.line, col: idAttr.col }, `unknown backend-id "${idAttr.raw}" (not in the config's backends)`);
     const baseAttr = el.attributes.get('base-url');
-    if (baseAttr && !baseAttr.expression) {
+    // an empty base-url is a template's placeholder ("add your address here"): it fails when it runs
+    if (baseAttr && !baseAttr.expression && baseAttr.raw.trim() !== '') {
       try {
         checkUrl(baseAttr.raw);
       } catch (err) {

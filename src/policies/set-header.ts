@@ -17,7 +17,9 @@ export const setHeader: PolicyDefinition = {
   compile(el, cc) {
     const nameAttr = el.attributes.get('name')!;
     const name = cc.string(el, 'name')!;
-    if (!nameAttr.expression && !HEADER_NAME.test(nameAttr.raw)) cc.problem({ line: nameAttr.line, col: nameAttr.col }, `"${nameAttr.raw}" is not a valid header name`);
+    // APIM accepts any name when the document is saved (templates carry placeholders such as
+    // "x-ms-meta-{name}"); a name that is not an HTTP token fails when the policy runs
+    if (!nameAttr.expression && (nameAttr.raw.trim() === '' || /[\r\n\0]/.test(nameAttr.raw))) cc.problem({ line: nameAttr.line, col: nameAttr.col }, `"${nameAttr.raw}" is not a valid header name`);
     const action = cc.choice(el, 'exists-action', ['override', 'skip', 'append', 'delete'] as const, 'override');
     const values: ValueGetter<string>[] = [];
     for (const c of el.children) {

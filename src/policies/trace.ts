@@ -9,6 +9,8 @@ export const trace: PolicyDefinition = {
   sections: ['inbound', 'backend', 'outbound', 'on-error'],
   attributes: { source: { required: true }, severity: { expressions: false } },
   children: ['message', 'metadata'],
+  // the older form carries the message as the element's text: <trace source="x">message</trace>
+  text: true,
   compile(el, cc) {
     const source = cc.string(el, 'source')!;
     const severity = cc.choice(el, 'severity', ['verbose', 'information', 'error'] as const, 'verbose');
@@ -24,6 +26,7 @@ export const trace: PolicyDefinition = {
         else meta.push({ name: n, value: v });
       }
     }
+    if (!message && el.text && el.text.raw.trim() !== '') message = cc.text(el);
     if (!message) cc.problem(el, '<trace> needs a <message>');
     const logger = cc.services.logger;
     return {

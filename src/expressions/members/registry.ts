@@ -45,9 +45,11 @@ export interface MethodDef {
   /** type of an out parameter at argument i (null: not an out parameter) */
   out?: (self: Ty, i: number, args: Ty[], gen: Ty[]) => Ty | null;
   /** implicit conversion target of argument i (e.g. JToken), or null */
-  coerce?: (self: Ty, i: number, args: Ty[]) => Ty | null;
+  coerce?: (self: Ty, i: number, args: Ty[], count: number) => Ty | null;
   /** allowed number of generic type arguments [min, max] (default [0, 0]) */
   gen?: [number, number];
+  /** load-time validation of the call's static types: an error message, or null */
+  check?: (self: Ty, args: Ty[], gen: Ty[]) => string | null;
 }
 
 export interface IndexerDef {
@@ -62,7 +64,7 @@ export interface CtorDef {
   call(args: any[], c: CallCtx): unknown;
   min?: number;
   max?: number;
-  coerce?: (i: number, args: Ty[]) => Ty | null;
+  coerce?: (i: number, args: Ty[], count: number) => Ty | null;
   /** static type of the created object (default: the type itself, with its generic arguments) */
   ty?: (gen: Ty[]) => Ty;
   gen?: [number, number];
