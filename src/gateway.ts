@@ -191,8 +191,9 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       // long-lived streams (GET and legacy SSE) don't finish by themselves: end them now
       for (const r of routes.values()) r.legacy.closeAll();
+      // standalone GET streams never end by themselves; a POST's stream ends with its answer, which drains
       for (const res of inflight) {
-        if (res.getHeader('content-type') === 'text/event-stream' && res.headersSent) res.end();
+        if (res.req.method === 'GET' && res.headersSent) res.end();
       }
       httpServer.closeIdleConnections();
       const deadline = Date.now() + config.gateway.drainTimeoutMs;

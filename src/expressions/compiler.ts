@@ -575,7 +575,7 @@ export class Compiler {
     if (NAMESPACES.has(e.name)) return { k: 'ns', name: e.name, pos: e.pos };
     if (e.name === '_') this.err("'_' (discard) can only be used as an out argument", e.pos);
     if (/^[A-Z]/.test(e.name)) this.unsup(`unknown or unsupported type or name '${e.name}'`, e.pos);
-    this.err(`the name '${e.name}' does not exist in the current context`, e.pos);
+    this.unsup(`the name '${e.name}' does not exist in the current context`, e.pos);
   }
 
   private member(e: Extract<Expr, { k: 'member' }>): Operand {
@@ -631,6 +631,21 @@ export class Compiler {
           nullRef();
         }
         return (r as CsAnon).fields.get(name);
+      } };
+    }
+    if (o.ty.nullable && isValueType(o.ty) && (name === 'Value' || name === 'HasValue')) {
+      const inner: Ty = { ...o.ty, nullable: false };
+      const isValue = name === 'Value';
+      return { k: 'val', ty: isValue ? inner : T.bool, mayShort, pos, code: (f) => {
+        const r = recv(f);
+        if (r === SHORT) return SHORT;
+        const has = r !== null && r !== undefined;
+        if (!isValue) return has;
+        if (!has) {
+          f.rt.at = pos;
+          throw new CsException('InvalidOperationException', 'Nullable object must have a value.');
+        }
+        return r;
       } };
     }
     if (isDyn(o.ty)) {
@@ -747,6 +762,23 @@ export class Compiler {
       return this.invoke(def, null, o.ty, callee.name, e.args, gen, callee.pos, false);
     }
     if (o.lambda) this.err('a lambda expression cannot be called', e.pos);
+    if (o.ty.nullable && isValueType(o.ty) && (callee.name === 'GetValueOrDefault' || callee.name === 'ToString') && e.args.length <= 1) {
+      // Nullable<T>: x.GetValueOrDefault([default]) and x.ToString() ("" when there is no value)
+      const inner: Ty = { ...o.ty, nullable: false };
+      const recv = o.code;
+      const def0 = e.args[0] ? this.convert(this.root(e.args[0].value), inner, false, e.args[0].pos).code : null;
+      const isStr = callee.name === 'ToString';
+      if (isStr && e.args.length) this.unsup('ToString(format) on a nullable value: use .Value.ToString(format)', callee.pos);
+      return { k: 'val', ty: isStr ? T.string : inner, pos: callee.pos, mayShort: callee.nullCond || !!o.mayShort, code: (f) => {
+        const r = recv(f);
+        if (r === SHORT) return SHORT;
+        if (r === null || r === undefined) {
+          if (callee.nullCond) return SHORT;
+          return isStr ? '' : def0 ? def0(f) : defaultOf(inner);
+        }
+        return isStr ? formatWith(r, null, inner) : r;
+      } };
+    }
     if (isDyn(o.ty)) {
       if (!ALL_MEMBER_NAMES.has(callee.name)) this.unsup(`unknown method '${callee.name}'`, callee.pos);
       return this.invoke(null, o, o.ty, callee.name, e.args, gen, callee.pos, callee.nullCond);
@@ -784,7 +816,7 @@ export class Compiler {
   private compileArgs(
     args: Arg[],
     lambdaTys: (i: number, tys: Ty[]) => Ty[] | null,
-    outTy: (i: number, tys: Ty[]) => Ty | null,
+    outTy: (i: number, tys: Ty[], count: number) => Ty | null,
     coerce: (i: number, tys: Ty[], count: number) => Ty | null,
   ): { vals: CVal[]; outs: Array<{ i: number; write: (f: Frame, v: unknown) => void }> } {
     const vals: CVal[] = [];
@@ -793,7 +825,7 @@ export class Compiler {
     args.forEach((a, i) => {
       if (a.refKind === 'ref' || a.refKind === 'in') this.unsup(`'${a.refKind}' arguments are not supported`, a.pos);
       if (a.refKind === 'out') {
-        const t = outTy(i, tys);
+        const t = outTy(i, tys, args.length);
         if (!t) this.err(`argument ${i + 1} may not be passed with the 'out' keyword`, a.pos);
         let write: (f: Frame, v: unknown) => void;
         if (a.outDecl) {
@@ -849,7 +881,7 @@ export class Compiler {
     const { vals, outs } = this.compileArgs(
       args,
       (i, tys) => (def ? (def.lambda ? def.lambda(selfTy, i, tys) : null) : rawArgs[i]?.value.k === 'lambda' ? lambdaParamsDyn(rawArgs[i]?.value) : null),
-      (i, tys) => (def ? (def.out ? def.out(selfTy, i, tys, gen) : null) : T.dynamic),
+      (i, tys, n) => (def ? (def.out ? def.out(selfTy, i, tys, gen, n) : null) : T.dynamic),
       (i, tys, n) => (def?.coerce ? def.coerce(selfTy, i, tys, n) : null),
     );
     const argTys = vals.map((v) => v.ty);
@@ -1778,7 +1810,7 @@ export class Compiler {
     }
     return { k: 'val', ty: { n: 'Anon', f: fields }, pos: e.pos, code: (f) => {
       tick(f.rt);
-      return new CsAnon(new Map(codes.map(([k, c]) => [k, c(f)])));
+      return new CsAnon(new Map(codes.map(([k, c]) => [k, c(f)])), fields);
     } };
   }
 

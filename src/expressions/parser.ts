@@ -196,13 +196,7 @@ export class Parser {
     try {
       // lambdas
       if (t.kind === 'ident' && this.isP('=>', 1)) return this.lambda();
-      if (t.kind === 'punct' && t.value === '(') {
-        const close = this.matchParen(this.p);
-        if (close > 0) {
-          const after = this.at(close + 1);
-          if (after.kind === 'punct' && after.value === '=>') return this.lambda();
-        }
-      }
+      if (t.kind === 'punct' && t.value === '(' && this.looksLikeLambdaParams()) return this.lambda();
       if (t.kind === 'keyword' && t.value === 'throw') {
         this.next();
         return { k: 'throw', value: this.expr(), pos: t.start };
@@ -236,6 +230,21 @@ export class Parser {
       return;
     }
     this.fail('the left-hand side of an assignment must be a variable, property or indexer', e.pos);
+  }
+
+  /** at '(': is this a parenthesized lambda parameter list followed by '=>'? (bounded look-ahead) */
+  private looksLikeLambdaParams(): boolean {
+    for (let j = this.p + 1; j < this.p + 64; j++) {
+      const t = this.at(j);
+      if (t.kind === 'ident' || (t.kind === 'keyword' && PREDEFINED.has(t.value))) continue;
+      if (t.kind === 'punct' && [',', '.', '<', '>', '[', ']', '?'].includes(t.value)) continue;
+      if (t.kind === 'punct' && t.value === ')') {
+        const after = this.at(j + 1);
+        return after.kind === 'punct' && after.value === '=>';
+      }
+      return false;
+    }
+    return false;
   }
 
   /** index of the ')' matching the '(' at token index i, or -1 */

@@ -459,7 +459,10 @@ export function fromObject(v: unknown, depth = 0): JToken {
   }
   if (v instanceof CsAnon) {
     const o = new JObject();
-    for (const [k, x] of v.fields) o.set(k, fromObject(x, depth + 1));
+    for (const [k, x] of v.fields) {
+      const t = v.types?.get(k) as Ty | undefined;
+      o.set(k, typeof x === 'number' && t ? toJTokenValue(x, t) : fromObject(x, depth + 1));
+    }
     return o;
   }
   if (v instanceof CsDictionary) {

@@ -128,13 +128,24 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
       headers,
       body: ctx.request.body ? ctx.request.body.peekText() : undefined,
     };
+    // response headers policies set before the backend answered (cors, rate-limit remaining calls …)
+    const early: [string, string[]][] = [];
+    if (!ctx.hasResponse) {
+      for (const name of ctx.touchedResponseHeaders) {
+        const v = ctx.response.headers.get(name);
+        if (v !== undefined && v.length > 0 && !NOT_FROM_POLICIES.has(name)) early.push([name, [...v]]);
+      }
+    }
+    if (mode === 'direct') for (const [name, v] of early) if (!input.res.headersSent) input.res.setHeader(name, v);
     const r = await input.action(ov, mode);
     if (r) {
+      for (const [name, v] of early) if (!r.response.headers.has(name)) r.response.headers.set(name, v);
       result = r;
       ctx.setResponse(r.response);
     } else {
       written = true;
       ctx.hasResponse = true;
+      ctx.response.statusCode = input.res.statusCode;
     }
   };
   const ctx = new PipelineContext(expr, { baseUrl: server.backend.url, path: '', timeoutMs: server.backend.timeoutMs }, forward, input.trace ? { trace: true } : {});

@@ -1,10 +1,11 @@
 /**
  * cache-store-value (APIM): store `value` under `key` in the gateway's cache for `duration` seconds.
  * The value keeps its C# type (./http/cache-codec.ts). A duration of 0 stores nothing; values larger
- * than 4 MiB are not stored (logged); a value that can't be cached (e.g. an IResponse) is an error.
+ * than 4 MiB are not stored (logged); a value that can't be cached (e.g. an IResponse) is an error (Reason "CacheValueNotSupported").
  * A cache that doesn't answer is logged and the request goes on (APIM's store is best effort too).
  */
 import type { PolicyDefinition } from '../pipeline/types.js';
+import { PolicyFailure } from '../pipeline/errors.js';
 import { encodeValue, MAX_CACHED_VALUE_BYTES, valueKey } from './http/cache-codec.js';
 import { intAttribute } from './http/attrs.js';
 import { cacheOf, CACHING_TYPES } from './http/response-cache.js';
@@ -29,7 +30,13 @@ export const cacheStoreValue: PolicyDefinition = {
       async run(ctx) {
         const k = key ? key(ctx) : '';
         const seconds = duration ? duration(ctx) : 0;
-        const encoded = encodeValue(value ? value(ctx) : null);
+        const v = value ? value(ctx) : null;
+        let encoded: string;
+        try {
+          encoded = encodeValue(v);
+        } catch (err) {
+          throw new PolicyFailure({ source: 'cache-store-value', reason: 'CacheValueNotSupported', message: `cache-store-value: ${(err as Error).message}`, status: 500 }, { cause: err });
+        }
         const c = cacheOf(cache, 'cache-store-value');
         if (seconds <= 0) return;
         if (Buffer.byteLength(encoded) > MAX_CACHED_VALUE_BYTES) {

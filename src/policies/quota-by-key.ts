@@ -16,11 +16,10 @@
  * - `bandwidth` is refused at load (see quota.ts).
  */
 import type { PolicyDefinition } from '../pipeline/types.js';
-import { cacheFor, giveBack, keyPart, quotaWindow, sharesOf, take } from './traffic/counters.js';
+import { DEFAULT_PERIOD_START, cacheFor, giveBack, keyPart, quotaWindow, sharesOf, take } from './traffic/counters.js';
 import { MAX_CALLS, quotaExceeded, refuseBandwidth } from './traffic/throttle.js';
 import { incrementCondition, settleAfterResponse } from './rate-limit-by-key.js';
 import { MAX_QUOTA_PERIOD } from './quota.js';
-import { DEFAULT_PERIOD_START } from './traffic/counters.js';
 
 const NAME = 'quota-by-key';
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/;

@@ -25,13 +25,12 @@
  * call fails it sees the error answer (e.g. 502). A request that does not count is still refused
  * once the limit is reached.
  */
-import type { PolicyDefinition, ValueGetter } from '../pipeline/types.js';
+import type { CompileContext, PolicyDefinition, ValueGetter } from '../pipeline/types.js';
 import type { PipelineContext } from '../pipeline/context.js';
+import type { PolicyElement } from '../policy/document.js';
 import { cacheFor, countNow, giveBack, keyPart, rateWindow, sharesOf, take, type Share } from './traffic/counters.js';
 import { afterForward, withErrorResponse } from './traffic/hooks.js';
 import { MAX_CALLS, MAX_RATE_PERIOD, THROTTLE_NAME_ATTRIBUTES, reportRate, throttleNames } from './traffic/throttle.js';
-import type { CompileContext } from '../pipeline/types.js';
-import type { PolicyElement } from '../policy/document.js';
 
 const NAME = 'rate-limit-by-key';
 

@@ -10,7 +10,8 @@
  * context.Response with the backend's status (or 502/504 when no answer came), so the usual
  * `condition="@(context.Response.StatusCode == 503)"` works. When retries stop (condition false or
  * count used up) that error goes on to on-error as it would without retry. Errors of other policies
- * are never retried.
+ * are never retried. When the forward path wrote a successful answer straight to the client (a
+ * pipeline without outbound policies), that answer is final: retry stops.
  */
 import type { PolicyDefinition } from '../pipeline/types.js';
 import type { PolicyElement } from '../policy/document.js';
@@ -69,8 +70,13 @@ export const retry: PolicyDefinition = {
         };
         for (let attempt = 0; ; attempt++) {
           let failure: unknown;
+          const had = ctx.hasResponse;
+          const before = ctx.response;
           try {
             await runPolicies(body, ctx);
+            // the forward path wrote the backend's answer straight to the client (no outbound
+            // policies): it has a response but not a new response object. That answer is final.
+            if (!had && ctx.hasResponse && ctx.response === before) return;
           } catch (err) {
             if (err instanceof ReturnResponse || !isGatewayError(err) || ctx.current?.name !== 'forward-request') throw err;
             failure = err;
@@ -89,6 +95,11 @@ export const retry: PolicyDefinition = {
               throw failure;
             }
             return;
+          }
+          if (failure !== undefined) {
+            // the response shown to the condition stood for the failure only
+            ctx.expr.response = before;
+            ctx.hasResponse = had;
           }
           const wait = retryDelayMs(attempt + 1, spec);
           if (wait > 0) await sleep(wait);

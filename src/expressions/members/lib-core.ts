@@ -261,7 +261,7 @@ function intTryParse(target: string): MethodDef {
       box.value = 0;
       return false;
     }
-  }, { min: 2, max: 4, out: (_s, i, a) => (i === a.length - 1 ? { n: target } : null) });
+  }, { min: 2, max: 4, out: (_s, i, _a, _g, n) => (i === n - 1 ? { n: target } : null) });
 }
 
 const INT_RANGES: Record<string, [number, number]> = {
@@ -304,7 +304,7 @@ define('double', {
         box.value = 0;
         return false;
       }
-    }, { min: 2, max: 4, out: (_s, i, a) => (i === a.length - 1 ? T.double : null) }),
+    }, { min: 2, max: 4, out: (_s, i, _a, _g, n) => (i === n - 1 ? T.double : null) }),
     IsNaN: m(T.bool, (_s, a) => Number.isNaN(a[0]), { min: 1, max: 1 }),
     IsInfinity: m(T.bool, (_s, a) => a[0] === Infinity || a[0] === -Infinity, { min: 1, max: 1 }),
     IsFinite: m(T.bool, (_s, a) => Number.isFinite(a[0]), { min: 1, max: 1 }),

@@ -137,7 +137,7 @@ define('Array', {
 });
 
 /** .NET types a policy may name that Gatehouse does not provide, with the reason given at load time */
-export const UNSUPPORTED_TYPES: Record<string, string> = {
+export const UNSUPPORTED_TYPES: Record<string, string> = Object.assign(Object.create(null) as Record<string, string>, {
   RSA: 'RSA signing is not supported in policy expressions yet',
   RSACng: 'RSA signing is not supported in policy expressions yet',
   RSACryptoServiceProvider: 'RSA signing is not supported in policy expressions yet',
@@ -183,4 +183,4 @@ export const UNSUPPORTED_TYPES: Record<string, string> = {
   dynamic: "'dynamic' is not supported",
   XmlConvert: 'XML APIs (System.Xml) are not supported in policy expressions',
   AuthenticationHeaderValue: 'System.Net.Http.Headers types are not supported',
-};
+});

@@ -373,7 +373,7 @@ define('JObject', {
       const pr = o.props.get(String(a[0]));
       box.value = pr?.value ?? null;
       return pr !== undefined;
-    }, { min: 2, max: 3, out: (_s, i, args) => (i === args.length - 1 ? JT : null) }),
+    }, { min: 2, max: 3, out: (_s, i, _a, _g, n) => (i === n - 1 ? JT : null) }),
     ContainsKey: m(T.bool, (o: JObject, a) => o.props.has(String(a[0])), { min: 1, max: 1 }),
     Add: m(T.void, (o: JObject, a, c) => {
       if (a.length === 2) o.addProperty(new JProperty(String(a[0]), (a[1] as JToken | null) ?? JValue.null()));

@@ -93,7 +93,7 @@ define('DateTime', {
         box.value = new CsDateTime(MIN_MS);
         return false;
       }
-    }, { min: 2, max: 4, out: (_s, i, args) => (i === args.length - 1 ? DT : null) }),
+    }, { min: 2, max: 4, out: (_s, i, _a, _g, n) => (i === n - 1 ? DT : null) }),
     ParseExact: m(DT, (_s, a) => {
       const fmts = Array.isArray(a[1]) ? (a[1] as string[]) : [needStr(a[1], 'format')];
       let lastErr: unknown;
@@ -115,7 +115,7 @@ define('DateTime', {
         box.value = new CsDateTime(MIN_MS);
         return false;
       }
-    }, { min: 3, max: 5, out: (_s, i, args) => (i === args.length - 1 ? DT : null) }),
+    }, { min: 3, max: 5, out: (_s, i, _a, _g, n) => (i === n - 1 ? DT : null) }),
     SpecifyKind: m(DT, (_s, a) => (a[0] as CsDateTime).withKind(kindOf(a[1])), { min: 2, max: 2 }),
     DaysInMonth: m(T.int, (_s, a) => daysInMonth(a[0] as number, a[1] as number), { min: 2, max: 2 }),
     IsLeapYear: m(T.bool, (_s, a) => isLeap(a[0] as number), { min: 1, max: 1 }),
@@ -208,7 +208,7 @@ define('DateTimeOffset', {
         box.value = new CsDateTimeOffset(MIN_MS, 0);
         return false;
       }
-    }, { min: 2, max: 4, out: (_s, i, args) => (i === args.length - 1 ? DTO : null) }),
+    }, { min: 2, max: 4, out: (_s, i, _a, _g, n) => (i === n - 1 ? DTO : null) }),
   },
   ctor: {
     call(a) {
@@ -274,7 +274,7 @@ define('TimeSpan', {
         box.value = new CsTimeSpan(0);
         return false;
       }
-    }, { min: 2, max: 3, out: (_s, i, args) => (i === args.length - 1 ? TS : null) }),
+    }, { min: 2, max: 3, out: (_s, i, _a, _g, n) => (i === n - 1 ? TS : null) }),
   },
   ctor: {
     call(a) {

@@ -43,7 +43,7 @@ export interface MethodDef {
   /** parameter types of a lambda passed at argument i (null: not a lambda position) */
   lambda?: (self: Ty, i: number, args: Ty[]) => Ty[] | null;
   /** type of an out parameter at argument i (null: not an out parameter) */
-  out?: (self: Ty, i: number, args: Ty[], gen: Ty[]) => Ty | null;
+  out?: (self: Ty, i: number, args: Ty[], gen: Ty[], count: number) => Ty | null;
   /** implicit conversion target of argument i (e.g. JToken), or null */
   coerce?: (self: Ty, i: number, args: Ty[], count: number) => Ty | null;
   /** allowed number of generic type arguments [min, max] (default [0, 0]) */

@@ -396,7 +396,10 @@ function startName(t: JToken): string {
 
 // ------------------------------------------------------------------ serialization
 
+const NEEDS_ESCAPE = /["\\\u0000-\u001f\u0085\u2028\u2029]/;
+
 export function jsonString(s: string): string {
+  if (!NEEDS_ESCAPE.test(s)) return '"' + s + '"';
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -461,7 +464,7 @@ export function serializeToken(t: JToken, indented: boolean, budget?: SerializeB
   const push = (s: string): void => {
     parts.push(s);
     len += s.length;
-    if (budget && (parts.length & 255) === 0) budget.check(len);
+    if (budget && (s.length > 1024 || (parts.length & 255) === 0)) budget.check(len);
   };
   const walk = (x: JToken, level: number): void => {
     if (level > MAX_WALK_DEPTH) throw new LimitError('JSON nesting too deep to serialize');

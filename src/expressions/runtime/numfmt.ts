@@ -17,7 +17,7 @@ export function formatDouble(x: number): string {
   const sign = m[1] as string;
   const digits = (m[2] as string) + (m[3] ?? '');
   const e = Number(m[4]);
-  if (e >= 15 || e < -5) {
+  if (e >= 15 || e < -4) {
     const mant = digits.length > 1 ? `${digits[0]}.${digits.slice(1)}` : digits;
     const ae = Math.abs(e);
     return `${sign}${mant}E${e < 0 ? '-' : '+'}${ae < 10 ? '0' + ae : ae}`;

@@ -487,7 +487,10 @@ export function parseDateTimeOffset(s: string): CsDateTimeOffset {
 }
 
 export function parseTimeSpan(s: string): CsTimeSpan {
-  const m = /^\s*(-)?(?:(\d+)[.:])?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?\s*$/.exec(s);
+  // [-][d.]hh:mm[:ss[.fffffff]] or [-]d:hh:mm:ss[.fffffff]
+  const m =
+    /^\s*(-)?(?:(\d+)\.)?(\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,7}))?)?\s*$/.exec(s) ??
+    /^\s*(-)?(\d+):(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.(\d{1,7}))?\s*$/.exec(s);
   const d = /^\s*(-)?(\d+)\s*$/.exec(s);
   if (d) return new CsTimeSpan((d[1] ? -1 : 1) * +(d[2] as string) * MS_PER_DAY);
   if (!m) throw new CsException('FormatException', 'String was not recognized as a valid TimeSpan.');

@@ -112,7 +112,11 @@ export class CsKeyValuePair {
 
 /** an instance of an anonymous type: new { a = 1, b = "x" } */
 export class CsAnon {
-  constructor(readonly fields: Map<string, unknown>) {}
+  constructor(
+    readonly fields: Map<string, unknown>,
+    /** static types of the fields (so 2.0 serializes as a float) */
+    readonly types?: ReadonlyMap<string, { n: string }>,
+  ) {}
 }
 
 /** a value of an enum type (StringComparison, StringSplitOptions, RegexOptions, Formatting, JTokenType, ...) */

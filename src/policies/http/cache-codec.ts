@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { JToken, parseJson, tokenToString } from '../../expressions/runtime/json.js';
 import { CsGuid } from '../../expressions/runtime/values.js';
 import { CsDateTime, CsDateTimeOffset, CsTimeSpan } from '../../expressions/runtime/time.js';
+import { runtimeTypeName } from '../../expressions/types.js';
 
 export const MAX_CACHED_VALUE_BYTES = 4 * 1024 * 1024;
 
@@ -46,7 +47,7 @@ export function encodeValue(v: unknown): string {
   else if (v instanceof CsDateTime) e = { t: 'dt', v: v.ms, k: v.kind };
   else if (v instanceof CsDateTimeOffset) e = { t: 'do', v: v.utcMs, o: v.offsetMin };
   else if (v instanceof CsTimeSpan) e = { t: 'ts', v: v.ms };
-  else throw new Error(`a value of type ${(v as object).constructor?.name ?? typeof v} cannot be cached (cache strings, numbers, booleans, JSON, byte[], Guid or dates)`);
+  else throw new Error(`a value of type ${runtimeTypeName(v)} cannot be cached (cache strings, numbers, booleans, JSON, byte[], Guid or dates)`);
   return JSON.stringify(e);
 }
 

@@ -31,8 +31,12 @@ const CLIENT_CREDENTIALS = new Set(['authorization', 'cookie', 'mcp-session-id',
 
 /** what the compile services may carry for outbound HTTP (optional; the lead may add it to CompileServices) */
 export interface OutboundHttpServices {
+  /** overrides GATEHOUSE_SSRF_BLOCK_PRIVATE */
   readonly blockPrivateNetworks?: boolean;
+  /** default 8 MiB */
   readonly maxResponseBytes?: number;
+  /** extra trusted CA certificates (PEM) for https targets */
+  readonly ca?: string | readonly string[];
 }
 
 export interface BuiltRequest {
@@ -235,6 +239,7 @@ export function compileOutbound(el: PolicyElement, cc: CompileContext): Compiled
         maxResponseBytes,
         proxy: r.proxy,
         cert: r.cert,
+        ca: extra?.ca,
       };
     },
   };

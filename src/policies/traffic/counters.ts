@@ -46,7 +46,6 @@ export function scopeKey(scope: string, ctx: PipelineContext): string {
 
 /** a key value as part of a cache key: as is when short and printable, hashed otherwise (bounded key size) */
 export function keyPart(value: string): string {
-  // eslint-disable-next-line no-control-regex
   if (value.length <= 128 && !/[\u0000-\u001f\u007f]/.test(value)) return value;
   return `#${createHash('sha256').update(value).digest('base64url')}`;
 }
