@@ -5,7 +5,7 @@
  *   direct      client → backend
  *   gatehouse   client → Gatehouse (no policies) → backend
  *   nginx       client → nginx (1 worker, upstream keep-alive) → backend
- *   [gatehouse+policies  only with --policies FILE]
+ *   gatehouse+policies  the same with bench/profiles/policies.yaml (set-header + rate-limit-by-key + choose with expressions; --policies FILE replaces it)
  * at concurrency 1 and 32, prints a table and writes bench/results.json.
  *
  * Flags: --duration S (default 5), --warmup S (default 1), --quick (2 s + 1 s warm-up),
@@ -92,6 +92,9 @@ export interface BenchOptions {
   log: (s: string) => void;
 }
 
+/** the default policy profile: set-header + rate-limit-by-key + choose with expressions */
+export const DEFAULT_POLICIES_FILE = fileURLToPath(new URL('../../bench/profiles/policies.yaml', import.meta.url));
+
 export function policiesProfileFromFile(file: string, headers: Record<string, string> = {}): GatehouseProfile {
   const abs = resolve(file);
   return { name: POLICIES_PROFILE_NAME, configYaml: readFileSync(abs, 'utf8'), configDir: dirname(abs), headers };
@@ -109,7 +112,7 @@ export function defaultOptions(): BenchOptions {
     out: join(BENCH_SRC_DIR, 'results.json'),
     keepTmp: false,
     strict: false,
-    gatehouseProfiles: [NO_POLICY_PROFILE],
+    gatehouseProfiles: [NO_POLICY_PROFILE, policiesProfileFromFile(DEFAULT_POLICIES_FILE)],
     log: (s) => process.stderr.write(`[bench] ${s}\n`),
   };
 }
@@ -1056,7 +1059,7 @@ export function parseArgs(argv: string[]): BenchOptions {
         throw new UsageError(`unknown option ${a}`);
     }
   }
-  if (policiesFile) o.gatehouseProfiles = [...o.gatehouseProfiles, policiesProfileFromFile(policiesFile, policiesHeaders)];
+  if (policiesFile) o.gatehouseProfiles = [NO_POLICY_PROFILE, policiesProfileFromFile(policiesFile, policiesHeaders)];
   return o;
 }
 

@@ -45,7 +45,18 @@ describe('streaming without buffering', () => {
     });
     await new Promise<void>((r) => backend.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(backend.address() as AddressInfo).port}/mcp`;
-    gw = await startGateway({ servers: [{ name: 'gate', type: 'passthrough', backend: { url } }] });
+    gw = await startGateway({
+      servers: [
+        { name: 'gate', type: 'passthrough', backend: { url } },
+        // outbound policies that don't read the body must not buffer the stream (APIM's caveat)
+        {
+          name: 'gate-policies',
+          type: 'passthrough',
+          backend: { url },
+          policies: '<policies><inbound><set-header name="x-in" exists-action="override"><value>1</value></set-header></inbound><outbound><set-header name="x-out" exists-action="override"><value>@(context.Response.StatusCode.ToString())</value></set-header></outbound></policies>',
+        },
+      ],
+    });
   });
 
   after(async () => {
@@ -54,10 +65,10 @@ describe('streaming without buffering', () => {
     await new Promise((r) => backend.close(r));
   });
 
-  for (const kind of ['streamable-http', 'sse'] as const) {
-    it(`a backend SSE event reaches a ${kind} client before the backend ends the stream`, async () => {
+  for (const [kind, server] of [['streamable-http', 'gate'], ['sse', 'gate'], ['streamable-http', 'gate-policies']] as const) {
+    it(`a backend SSE event reaches a ${kind} client before the backend ends the stream (${server})`, async () => {
       const c = new Client({ name: 't', version: '1' });
-      await c.connect(kind === 'sse' ? new SSEClientTransport(new URL(`${gw.url}/gate/sse`)) : new StreamableHTTPClientTransport(new URL(`${gw.url}/gate/mcp`)));
+      await c.connect(kind === 'sse' ? new SSEClientTransport(new URL(`${gw.url}/${server}/sse`)) : new StreamableHTTPClientTransport(new URL(`${gw.url}/${server}/mcp`)));
       try {
         const r = await c.callTool({ name: 'gate', arguments: {} }, undefined, {
           onprogress: () => release?.(),
