@@ -100,6 +100,8 @@ const CASES: Hostile[] = [
   { name: 'interpolation amplification', code: 'var s = "".PadLeft(600000); return $"{s}{s}";', kind: 'block', expect: ['limit'] },
   { name: 'string.Join amplification', code: 'string.Join("".PadLeft(100000), Enumerable.Range(0, 50))', expect: ['limit'] },
   { name: 'StringBuilder growth', code: 'var sb = new StringBuilder(); while (true) { sb.Append("".PadLeft(1000)); }', kind: 'block', expect: ['limit'] },
+  { name: 'many large strings kept alive', code: 'var l = new List<string>(); while (true) { l.Add("".PadLeft(1000000)); }', kind: 'block', expect: ['limit'], msg: /allocated more than/ },
+  { name: 'many large arrays kept alive', code: 'var l = new List<int[]>(); while (true) { l.Add(new int[90000]); }', kind: 'block', expect: ['limit'] },
   { name: 'huge array', code: 'new int[100000000].Length', expect: ['limit'] },
   { name: 'huge byte array', code: 'new byte[1000000000].Length', expect: ['limit'] },
   { name: 'list growth', code: 'var l = new List<int>(); while (true) { l.Add(1); }', kind: 'block', expect: ['limit'] },

@@ -11,9 +11,10 @@ import {
   T, arrayOf, checkColl, checkLen, csCompare, csEquals, csObjectEquals, csToString, elemType, formatWith, funcOf, isDyn, isInstance,
   isNumeric, nullRef, sameType, tick, toJTokenValue, tyName, INTEGRAL, VALUE_TYPES, convertToken, type Runtime, type Ty,
 } from './types.js';
-import { CsAnon, CsEnum, CsKeyValuePair, OutBox } from './runtime/values.js';
+import { CsAnon, CsEnum, OutBox } from './runtime/values.js';
 import { CsDateTime, CsDateTimeOffset, CsTimeSpan } from './runtime/time.js';
 import { JToken } from './runtime/json.js';
+import { XAttr, XElem, XmlName, textOf } from './runtime/xml.js';
 
 // ------------------------------------------------------------------ runtime structures
 
@@ -137,6 +138,8 @@ const INSTANCE_TYPE: Record<string, string> = Object.assign(Object.create(null) 
   SHA384Managed: 'HashAlgorithm', SHA512Managed: 'HashAlgorithm', SHA256CryptoServiceProvider: 'HashAlgorithm',
   SHA1CryptoServiceProvider: 'HashAlgorithm', SHA512CryptoServiceProvider: 'HashAlgorithm', MD5CryptoServiceProvider: 'HashAlgorithm',
   Jwt: 'Jwt', IResponse: 'IResponse', IRequest: 'IRequest', IUrl: 'IUrl', IMessageBody: 'IMessageBody', Authorization: 'Authorization',
+  XmlElement: 'XmlNode', XmlAttribute: 'XmlNode', XmlText: 'XmlNode', TextReader: 'StringReader',
+  RSACng: 'RSA', RSACryptoServiceProvider: 'RSA', RSAOpenSsl: 'RSA', X509Certificate: 'X509Certificate2',
 });
 
 /** type names an expression may write (static receivers, casts, declarations, new) */
@@ -146,7 +149,9 @@ const NAMEABLE_TYPES = new Set([
   'MatchCollection', 'RegexOptions', 'Convert', 'Math', 'BitConverter', 'Encoding', 'WebUtility', 'Array', 'Enumerable',
   'StringComparison', 'StringComparer', 'StringSplitOptions', 'CultureInfo', 'NumberStyles', 'DateTimeKind', 'DateTimeStyles',
   'MidpointRounding', 'DayOfWeek', 'Jwt', 'Authorization', 'BasicCredentials', 'IResponse', 'IRequest', 'IUrl', 'IMessageBody',
-  'HashAlgorithm', 'RandomNumberGenerator', ...Object.keys(INSTANCE_TYPE), ...EXCEPTION_TYPE_SET,
+  'HashAlgorithm', 'RandomNumberGenerator', 'XDocument', 'XElement', 'XAttribute', 'XName', 'XNode', 'XText', 'XmlDocument', 'XmlNode',
+  'XmlNodeList', 'XmlReader', 'StringReader', 'XmlNodeType', 'X509Certificate2', 'RSA', 'HashAlgorithmName', 'RSASignaturePadding',
+  'RSAEncryptionPadding', 'X509KeyStorageFlags', ...Object.keys(INSTANCE_TYPE), ...EXCEPTION_TYPE_SET,
 ]);
 
 const SUBTYPES: Record<string, string[]> = {
@@ -156,6 +161,8 @@ const SUBTYPES: Record<string, string[]> = {
   IEnumerable: ['Array', 'List', 'Dictionary', 'string', 'JToken', 'JObject', 'JArray', 'JValue', 'JProperty', 'JContainer', 'StringListMap', 'IVariables', 'MatchCollection', 'GroupCollection'],
   SystemException: [...EXCEPTION_TYPE_SET].filter((x) => x !== 'ApplicationException' && !x.startsWith('Json')),
   ArgumentException: ['ArgumentNullException', 'ArgumentOutOfRangeException'],
+  XNode: ['XElement', 'XDocument', 'XText'],
+  XContainer: ['XElement', 'XDocument'],
 };
 
 function isSubtype(from: Ty, to: Ty): boolean {
@@ -307,7 +314,7 @@ export class Compiler {
         this.unsup(`unknown or unsupported generic type '${tn.name}'`, tn.pos);
       }
       if (UNSUPPORTED_TYPES[name]) this.unsup(`${name}: ${UNSUPPORTED_TYPES[name]}`, tn.pos);
-      if (!NAMEABLE_TYPES.has(name) || !TYPES.has(name)) {
+      if (!NAMEABLE_TYPES.has(name) || !TYPES.has(INSTANCE_TYPE[name] ?? name)) {
         if (name === 'Exception' || EXCEPTION_TYPE_SET.has(name)) base = { n: name };
         else this.unsup(`unknown or unsupported type '${tn.name}'`, tn.pos);
       } else base = { n: INSTANCE_TYPE[name] ?? name };
@@ -337,7 +344,7 @@ export class Compiler {
     }
     if (UNSUPPORTED_TYPES[name]) this.unsup(`${name}: ${UNSUPPORTED_TYPES[name]}`, pos);
     if (!NAMEABLE_TYPES.has(name)) return null;
-    const def = TYPES.get(name);
+    const def = TYPES.get(name) ?? TYPES.get(INSTANCE_TYPE[name] ?? name);
     if (!def) return null;
     return { k: 'type', ty: { n: INSTANCE_TYPE[name] ?? name }, def, name, pos };
   }
@@ -1092,7 +1099,7 @@ export class Compiler {
     if (v.constant || !parts.every((x) => x.constant)) return v;
     if (!['int', 'long', 'double', 'bool', 'string', 'char', 'byte', 'short'].includes(v.ty.n)) return v;
     const rt: Runtime = {
-      steps: 0, maxSteps: 1000, nextCheck: 0, deadline: Infinity, maxStr: 1 << 20, maxColl: 1000, maxDepth: 8, depth: 0, at: v.pos,
+      steps: 0, maxSteps: 1000, nextCheck: 0, deadline: Infinity, maxStr: 1 << 20, maxColl: 1000, maxDepth: 8, depth: 0, at: v.pos, alloc: 0,
       ctx: null as unknown as Runtime['ctx'],
     };
     try {
@@ -1279,15 +1286,25 @@ export class Compiler {
     } else if (!isDyn(lt) && !isDyn(rt0) && lt.n !== 'null' && rt0.n !== 'null') {
       const compatible =
         lt.n === rt0.n ||
+        (lt.n === 'XName' && rt0.n === 'string') ||
+        (rt0.n === 'XName' && lt.n === 'string') ||
         (isNumeric(lt) && isNumeric(rt0)) ||
         isSubtype(lt, rt0) ||
         isSubtype(rt0, lt) ||
-        (['DateTime', 'DateTimeOffset'].includes(lt.n) && ['DateTime', 'DateTimeOffset'].includes(rt0.n));
+        (['DateTime', 'DateTimeOffset'].includes(lt.n) && ['DateTime', 'DateTimeOffset'].includes(rt0.n)) ||
+        (!isValueType(lt) && !isValueType(rt0) && (this.implicitOk(l, rt0) || this.implicitOk(r, lt)));
       if (!compatible) this.err(`operator '${op}' cannot be applied to operands of type ${tyName(lt)} and ${tyName(rt0)}`, pos);
     } else if ((lt.n === 'null' && isValueType(rt0) && !rt0.nullable) || (rt0.n === 'null' && isValueType(lt) && !lt.nullable)) {
       // C# allows it (always false with a warning)
     }
     if (lt.n === 'string' && rt0.n === 'string') return { k: 'val', ty: T.bool, pos, code: neg ? (f) => lc(f) !== rc(f) : (f) => lc(f) === rc(f) };
+    if ((lt.n === 'XName' && (rt0.n === 'string' || rt0.n === 'XName')) || (rt0.n === 'XName' && lt.n === 'string'))
+      return { k: 'val', ty: T.bool, pos, code: (f) => {
+        const a = lc(f);
+        const b = rc(f);
+        if (a === null || a === undefined || b === null || b === undefined) return ((a ?? null) === (b ?? null)) !== neg;
+        return (csToString(a) === csToString(b)) !== neg;
+      } };
     if (isNumeric(lt) && isNumeric(rt0)) return { k: 'val', ty: T.bool, pos, code: neg ? (f) => lc(f) !== rc(f) : (f) => lc(f) === rc(f) };
     const mixDt = (lt.n === 'DateTime' && rt0.n === 'DateTimeOffset') || (lt.n === 'DateTimeOffset' && rt0.n === 'DateTime');
     if (mixDt) return { k: 'val', ty: T.bool, pos, code: (f) => (toInstant(lc(f)) === toInstant(rc(f))) !== neg };
@@ -1644,6 +1661,21 @@ export class Compiler {
       if (explicit && isSubtype(to, from)) return wrap((x) => castValue(x, to));
       this.err(`cannot ${explicit ? '' : 'implicitly '}convert type ${tyName(from)} to ${tyName(to)}`, v.pos);
     }
+    // LINQ to XML conversions: string → XName (implicit); (string)/(int)/... of XElement / XAttribute (explicit)
+    if (to.n === 'XName' && from.n === 'string') return wrap((x) => XmlName.parse(x as string));
+    if ((from.n === 'XElement' || from.n === 'XAttribute') && explicit && ['string', 'int', 'long', 'double', 'bool', 'DateTime', 'Guid'].includes(to.n)) {
+      const target = to.n;
+      return { k: 'val', ty: to, pos: v.pos, code: (f) => {
+        const x = code(f);
+        if (x === null || x === undefined) {
+          if (target === 'string' || to.nullable) return null;
+          f.rt.at = pos;
+          throw new CsException('ArgumentNullException', "Value cannot be null. (Parameter 'element')");
+        }
+        f.rt.at = pos;
+        return convertToken(toJTokenValue(x instanceof XAttr ? x.value : textOf(x as XElem)), target);
+      } };
+    }
     if (from.n === 'DateTime' && to.n === 'DateTimeOffset') return wrap((x) => CsDateTimeOffset.fromDateTime(x as CsDateTime, (x as CsDateTime).kind === 'Utc' ? 0 : undefined));
     if (from.n === 'DateTimeOffset' && to.n === 'DateTime' && explicit) this.err('cannot convert type DateTimeOffset to DateTime (use .DateTime or .UtcDateTime)', v.pos);
     // collections
@@ -1816,13 +1848,12 @@ export class Compiler {
 
   // ---------------------------------------------------------------- statements
 
-  private block(stmts: Stmt[], pos: number): SCode {
+  private block(stmts: Stmt[], _pos: number): SCode {
     const prev = this.pushScope();
     try {
       // local functions can be called before their declaration
       for (const s of stmts) if (s.k === 'func') this.declareFunc(s);
       const codes = stmts.map((s) => this.stmt(s));
-      void pos;
       const n = codes.length;
       if (n === 1) return codes[0] as SCode;
       return (f) => {
@@ -2055,8 +2086,6 @@ export class Compiler {
         if (!s.value) {
           if (this.catchDepth === 0) this.err("a throw statement with no arguments is not allowed outside of a catch clause", s.pos);
           const slot = this.catchSlots[this.catchSlots.length - 1] as number;
-          const hops = 0;
-          void hops;
           return (f) => {
             throw f.s[slot] as Error;
           };
@@ -2504,4 +2533,4 @@ function numericOp(op: string, kind: string, lc: Code, rc: Code, pos: number, li
   }
 }
 
-export { SHORT, CsKeyValuePair };
+export { SHORT };

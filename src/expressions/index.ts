@@ -80,6 +80,7 @@ export function compileExpression(code: string, kind: 'expression' | 'block', po
         maxDepth: limits.maxDepth,
         depth: 0,
         at: 0,
+        alloc: 0,
         ctx: context,
       };
       const frame: Frame = { s: new Array(nslots), up: null, rt, ret: undefined };

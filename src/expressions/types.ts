@@ -8,11 +8,14 @@ import {
 import { JArray, JObject, JProperty, JToken, JValue, deepClone, jvalueText, tokenToString } from './runtime/json.js';
 import { formatDouble, formatInteger, formatNumber } from './runtime/numfmt.js';
 import {
+  CsStringReader, CsXmlReader, XAttr, XComment, XDoc, XElem, XText, XmlDomDoc, XmlDomNode, XmlDomNodeList, XmlName, serializeXml,
+} from './runtime/xml.js';
+import {
   CsDateTime, CsDateTimeOffset, CsTimeSpan, formatDateTime, formatDateTimeOffset, formatTimeSpan, parseDateTime,
 } from './runtime/time.js';
 import {
   BasicCredentials, CsAnon, CsDictionary, CsEnum, CsExceptionValue, CsGroup, CsGroupCollection, CsGuid, CsHash, CsKeyValuePair,
-  CsList, CsMatch, CsMatchCollection, CsRandom, CsStringBuilder, CsTypeInfo, CsUri, Jwt, StringListMap,
+  CsGrouping, CsList, CsMatch, CsMatchCollection, CsRandom, CsRsa, CsStringBuilder, CsTypeInfo, CsUri, CsX509, Jwt, StringListMap,
 } from './runtime/values.js';
 
 // ------------------------------------------------------------------ static types
@@ -117,6 +120,8 @@ export function elemType(t: Ty): Ty | null {
     case 'List':
     case 'IEnumerable':
       return (t.a?.[0] ?? T.dynamic) as Ty;
+    case 'IGrouping':
+      return (t.a?.[1] ?? T.dynamic) as Ty;
     case 'Dictionary':
       return kvOf((t.a?.[0] ?? T.dynamic) as Ty, (t.a?.[1] ?? T.dynamic) as Ty);
     case 'string':
@@ -136,6 +141,9 @@ export function elemType(t: Ty): Ty | null {
       return mk('Match');
     case 'GroupCollection':
       return mk('Group');
+    case 'XmlNodeList':
+    case 'XmlAttributeCollection':
+      return mk('XmlNode');
     case 'dynamic':
     case 'object':
       return T.dynamic;
@@ -157,6 +165,8 @@ export interface Runtime {
   depth: number;
   /** offset (in the code) of the node being evaluated, for error positions */
   at: number;
+  /** characters / elements allocated by large strings and collections so far (bounded by 16 × maxStr) */
+  alloc: number;
   ctx: ExpressionContext;
 }
 
@@ -171,21 +181,35 @@ export function tick(rt: Runtime, n = 1): void {
   }
 }
 
+function allocate(rt: Runtime, n: number): void {
+  rt.alloc += n;
+  if (rt.alloc > rt.maxStr * 16) throw new LimitError(`evaluation allocated more than ${rt.maxStr * 16} characters`);
+}
+
 export function checkStr(rt: Runtime, s: string): string {
   if (s.length > rt.maxStr) throw new LimitError(`string longer than ${rt.maxStr} characters`);
-  if (s.length > 4096) tick(rt, s.length >> 10);
+  if (s.length > 4096) {
+    tick(rt, s.length >> 10);
+    allocate(rt, s.length);
+  }
   return s;
 }
 
 /** call before building a string of `n` characters */
 export function checkLen(rt: Runtime, n: number): void {
   if (n > rt.maxStr) throw new LimitError(`string longer than ${rt.maxStr} characters`);
-  if (n > 4096) tick(rt, n >> 10);
+  if (n > 4096) {
+    tick(rt, n >> 10);
+    allocate(rt, n);
+  }
 }
 
 export function checkColl(rt: Runtime, n: number): void {
   if (n > rt.maxColl) throw new LimitError(`collection larger than ${rt.maxColl} elements`);
-  if (n > 1024) tick(rt, n >> 8);
+  if (n > 1024) {
+    tick(rt, n >> 8);
+    allocate(rt, n * 4);
+  }
 }
 
 // ------------------------------------------------------------------ exceptions
@@ -255,6 +279,7 @@ export function rtTypeKey(v: unknown): string {
   if (v instanceof CsList) return 'List';
   if (v instanceof CsDictionary) return 'Dictionary';
   if (v instanceof CsKeyValuePair) return 'KeyValuePair';
+  if (v instanceof CsGrouping) return 'IGrouping';
   if (v instanceof CsEnum) return 'Enum';
   if (v instanceof CsAnon) return 'Anon';
   if (v instanceof HeaderMap || v instanceof StringListMap) return 'StringListMap';
@@ -286,6 +311,19 @@ export function rtTypeKey(v: unknown): string {
   if (v instanceof McpInfo) return 'IMcp';
   if (v instanceof AuthorizationInfo) return 'Authorization';
   if (v instanceof Encoding) return 'Encoding';
+  if (v instanceof CsX509) return 'X509Certificate2';
+  if (v instanceof CsRsa) return 'RSA';
+  if (v instanceof XElem) return 'XElement';
+  if (v instanceof XDoc) return 'XDocument';
+  if (v instanceof XAttr) return 'XAttribute';
+  if (v instanceof XmlName) return 'XName';
+  if (v instanceof XText) return 'XText';
+  if (v instanceof XComment) return 'XComment';
+  if (v instanceof XmlDomDoc) return 'XmlDocument';
+  if (v instanceof XmlDomNode) return 'XmlNode';
+  if (v instanceof XmlDomNodeList) return 'XmlNodeList';
+  if (v instanceof CsStringReader) return 'StringReader';
+  if (v instanceof CsXmlReader) return 'XmlReader';
   if (v instanceof CsRegexObj) return 'Regex';
   return 'object';
 }
@@ -342,6 +380,12 @@ export function csToString(v: unknown, ty?: Ty): string {
   if (v instanceof CsList) return 'System.Collections.Generic.List`1[System.Object]';
   if (v instanceof CsDictionary) return 'System.Collections.Generic.Dictionary`2[System.Object,System.Object]';
   if (v instanceof Jwt) return v.raw;
+  if (v instanceof XElem || v instanceof XDoc) return serializeXml(v, true);
+  if (v instanceof XAttr) return `${v.name.qname}="${v.value}"`;
+  if (v instanceof XmlName) return v.toString();
+  if (v instanceof XText) return v.text;
+  if (v instanceof XmlDomNode) return v.node instanceof XElem ? 'System.Xml.XmlElement' : v.node instanceof XAttr ? 'System.Xml.XmlAttribute' : 'System.Xml.XmlText';
+  if (v instanceof XmlDomDoc) return 'System.Xml.XmlDocument';
   if (v instanceof Encoding) return 'System.Text.Encoding';
   const key = rtTypeKey(v);
   return key === 'object' ? 'System.Object' : key;
@@ -428,7 +472,7 @@ export function toJTokenValue(v: unknown, ty?: Ty): JToken {
   if (v instanceof JToken) return v;
   switch (typeof v) {
     case 'string':
-      return ty && ty.n === 'char' ? JValue.str(v) : JValue.str(v);
+      return JValue.str(v);
     case 'boolean':
       return JValue.bool(v);
     case 'number':
@@ -675,16 +719,15 @@ export function isInstance(v: unknown, t: Ty): boolean {
       return v instanceof JObject || v instanceof JArray || v instanceof JProperty;
     case 'IResponse':
       return v instanceof ResponseInfo;
+    case 'XNode':
+      return v instanceof XElem || v instanceof XDoc || v instanceof XText || v instanceof XComment;
+    case 'XContainer':
+      return v instanceof XElem || v instanceof XDoc;
     case 'Exception':
       return v instanceof CsException || v instanceof CsExceptionValue;
     default:
       return rtTypeKey(v) === t.n;
   }
-}
-
-export function checkedCollection<T>(rt: Runtime, items: T[]): T[] {
-  checkColl(rt, items.length);
-  return items;
 }
 
 export { JToken, JObject, JArray, JValue, JProperty };

@@ -44,8 +44,8 @@ function compileValue(v: AttrValue | TextValue, file: string | undefined, proble
   try {
     compiled = compileExpression(ex.code, ex.kind, { file, line: ex.line, col: ex.col });
   } catch (err) {
-    const e = err as { line?: number; col?: number; message: string };
-    problems.push({ file, line: e.line ?? ex.line, col: e.col ?? ex.col, message: e.message });
+    const e = err as { line?: number; col?: number; message: string; detail?: string };
+    problems.push({ file, line: e.line ?? ex.line, col: e.col ?? ex.col, message: e.detail ?? e.message });
     return undefined;
   }
   if (compiled.reads.requestBody) reads.requestBody = true;

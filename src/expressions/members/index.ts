@@ -5,6 +5,8 @@ import './lib-json.js';
 import './lib-time.js';
 import './lib-context.js';
 import './lib-crypto.js';
+import './lib-xml.js';
+import './lib-x509.js';
 import { define } from './registry.js';
 import { m } from './lib-core.js';
 import { T, enumOf, checkColl } from '../types.js';

@@ -6,7 +6,7 @@ import {
 import type { Runtime, Ty } from '../types.js';
 import { castValue, defaultOf, define, iterate, type CallCtx, type MethodDef } from './registry.js';
 import { m, p, ignoreCaseArg, strEq, hashCode } from './lib-core.js';
-import { CsDictionary, CsKeyValuePair, CsList, OutBox, StringListMap } from '../runtime/values.js';
+import { CsDictionary, CsGrouping, CsKeyValuePair, CsList, OutBox, StringListMap } from '../runtime/values.js';
 import { VariablesMap } from '../context.js';
 import { CsDateTime, CsDateTimeOffset, CsTimeSpan } from '../runtime/time.js';
 import { CsGuid } from '../runtime/values.js';
@@ -82,14 +82,47 @@ function pick(c: CallCtx, list: unknown[], pred: unknown, which: 'first' | 'last
   return matches[0];
 }
 
-function keyOrder(c: CallCtx, list: unknown[], key: unknown, desc: boolean): unknown[] {
-  const keyed = list.map((x, i) => ({ x, k: key === undefined ? x : call(c.rt, key, x), i }));
-  tick(c.rt, Math.ceil(list.length * Math.log2(list.length + 2)));
+/** the sort keys of an OrderBy result, so that ThenBy can refine it */
+const ORDERED = new WeakMap<unknown[], { source: unknown[]; keys: Array<{ fn: unknown; desc: boolean }> }>();
+
+function multiOrder(c: CallCtx, source: unknown[], keys: Array<{ fn: unknown; desc: boolean }>): unknown[] {
+  const keyed = source.map((x, i) => ({ x, ks: keys.map((k) => (k.fn === undefined ? x : call(c.rt, k.fn, x))), i }));
+  tick(c.rt, Math.ceil(source.length * Math.log2(source.length + 2)));
   keyed.sort((a, b) => {
-    const r = csCompare(a.k, b.k);
-    return r !== 0 ? (desc ? -r : r) : a.i - b.i;
+    for (let j = 0; j < keys.length; j++) {
+      const r = csCompare(a.ks[j], b.ks[j]);
+      if (r !== 0) return (keys[j] as { desc: boolean }).desc ? -r : r;
+    }
+    return a.i - b.i;
   });
-  return keyed.map((e) => e.x);
+  const out = keyed.map((e) => e.x);
+  ORDERED.set(out, { source, keys });
+  return out;
+}
+
+function keyOrder(c: CallCtx, list: unknown[], key: unknown, desc: boolean): unknown[] {
+  return multiOrder(c, list, [{ fn: key, desc }]);
+}
+
+function thenOrder(c: CallCtx, self: unknown, key: unknown, desc: boolean): unknown[] {
+  const meta = Array.isArray(self) ? ORDERED.get(self) : undefined;
+  if (!meta) throw new CsException('InvalidOperationException', 'ThenBy must follow OrderBy or OrderByDescending.');
+  return multiOrder(c, meta.source, [...meta.keys, { fn: key, desc }]);
+}
+
+function groupBy(c: CallCtx, list: unknown[], keyFn: unknown, elemFn: unknown): CsGrouping[] {
+  const groups = new Map<unknown, CsGrouping>();
+  for (const x of list) {
+    const k = call(c.rt, keyFn, x);
+    const sk = setKey(k);
+    let g = groups.get(sk);
+    if (!g) {
+      g = new CsGrouping(k, []);
+      groups.set(sk, g);
+    }
+    g.items.push(elemFn === undefined ? x : call(c.rt, elemFn, x));
+  }
+  return [...groups.values()];
 }
 
 function aggregateNum(c: CallCtx, list: unknown[], sel: unknown, op: 'sum' | 'min' | 'max' | 'avg'): unknown {
@@ -176,6 +209,11 @@ const linq: Record<string, MethodDef> = {
   Prepend: m((self) => enumOf(E(self)), (self, a, c) => [a[0], ...items(self, c)], { min: 1, max: 1 }),
   OrderBy: m((self) => enumOf(E(self)), (self, a, c) => keyOrder(c, items(self, c), a[0], false), { min: 1, max: 2, lambda: lam(0) }),
   OrderByDescending: m((self) => enumOf(E(self)), (self, a, c) => keyOrder(c, items(self, c), a[0], true), { min: 1, max: 2, lambda: lam(0) }),
+  ThenBy: m((self) => enumOf(E(self)), (self, a, c) => thenOrder(c, self, a[0], false), { min: 1, max: 2, lambda: lam(0) }),
+  ThenByDescending: m((self) => enumOf(E(self)), (self, a, c) => thenOrder(c, self, a[0], true), { min: 1, max: 2, lambda: lam(0) }),
+  GroupBy: m((self, a) => enumOf({ n: 'IGrouping', a: [funcRet(a[0]), a.length > 1 ? funcRet(a[1]) : E(self)] }), (self, a, c) => groupBy(c, items(self, c), a[0], a[1]), {
+    min: 1, max: 2, lambda: (self, i) => (i <= 1 ? [E(self)] : null),
+  }),
   Reverse: m((self) => enumOf(E(self)), (self, _a, c) => items(self, c).reverse(), { max: 0 }),
   Distinct: m((self) => enumOf(E(self)), (self, a, c) => distinct(items(self, c), a.length > 0 && ignoreCaseArg(a[0])), { max: 1 }),
   Union: m((self) => enumOf(E(self)), (self, a, c) => distinct([...items(self, c), ...iterate(a[0], c.rt)], a.length > 1 && ignoreCaseArg(a[1])), { min: 1, max: 2 }),
@@ -494,6 +532,12 @@ define('Dictionary', {
     max: 2,
     ty: (gen) => dictOf(gen[0] ?? T.dynamic, gen[1] ?? T.dynamic),
     gen: [2, 2],
+  },
+});
+
+define('IGrouping', {
+  props: {
+    Key: p((self) => (self.a?.[0] ?? T.dynamic) as Ty, (g: CsGrouping) => g.key),
   },
 });
 

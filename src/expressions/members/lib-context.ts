@@ -12,6 +12,7 @@ import { JArray, JObject, JToken, JValue, jvalueText, parseJson, serializeToken 
 import { CsDateTime } from '../runtime/time.js';
 import { BasicCredentials, CsDictionary, CsList, Jwt, OutBox, StringListMap } from '../runtime/values.js';
 import { budget } from './lib-json.js';
+import { parseXml, type XElem } from '../runtime/xml.js';
 
 const S = T.string;
 const mk = (n: string): Ty => ({ n });
@@ -93,7 +94,7 @@ define('IUrl', {
   },
 });
 
-const BODY_TYPES = new Set(['string', 'JObject', 'JArray', 'JToken']);
+const BODY_TYPES = new Set(['string', 'JObject', 'JArray', 'JToken', 'XDocument', 'XElement', 'XNode']);
 
 define('IMessageBody', {
   methods: {
@@ -105,6 +106,12 @@ define('IMessageBody', {
       if (t.n === 'string') return checkStr(c.rt, text);
       if (text.trim() === '') return null;
       checkStr(c.rt, text);
+      if (t.n === 'XDocument') return parseXml(text);
+      if (t.n === 'XElement' || t.n === 'XNode') {
+        const root = parseXml(text).root as XElem;
+        root.parent = null;
+        return root;
+      }
       const tok = parseJson(text);
       if (t.n === 'JObject' && !(tok instanceof JObject))
         throw new CsException('JsonReaderException', `Error reading JObject from JsonReader. Current JsonReader item is not an object: ${tok instanceof JArray ? 'StartArray' : tok.tokenType}. Path '', line 1, position 1.`);
@@ -119,8 +126,7 @@ define('IMessageBody', {
         const t = gen[0];
         if (!t) return 'As<T>() needs a type argument';
         if (BODY_TYPES.has(t.n) || (t.n === 'Array' && t.a?.[0]?.n === 'byte')) return null;
-        if (['XNode', 'XElement', 'XDocument'].includes(t.n)) return `Body.As<${t.n}>() (XML bodies) is not supported; read the body As<string>()`;
-        return `Body.As<T>() supports string, byte[], JObject, JArray and JToken, not ${t.n}`;
+        return `Body.As<T>() supports string, byte[], JObject, JArray, JToken, XDocument, XElement and XNode, not ${t.n}`;
       },
     }),
     AsFormUrlEncodedContent: m(mk('StringListMap'), (b: MessageBody, a) => {

@@ -64,6 +64,7 @@ export function hashCode(v: unknown): number {
 }
 
 const isWs = (c: string): boolean => /\s/.test(c);
+const WS_RE = /\s/g;
 
 function trimChars(s: string, chars: string[] | null, start: boolean, end: boolean): string {
   const test = chars && chars.length > 0 ? (c: string) => chars.includes(c) : isWs;
@@ -98,25 +99,29 @@ export function splitString(rt: Runtime, s: string, seps: string[] | null, count
   const useWs = separators.length === 0;
   let start = 0;
   let i = 0;
-  while (i < s.length) {
-    if (out.length >= count - 1) break;
-    let len = 0;
-    if (useWs) len = isWs(s[i] as string) ? 1 : 0;
-    else {
-      for (const sep of separators) {
-        if (s.startsWith(sep, i)) {
-          len = sep.length;
-          break;
-        }
-      }
+  /** the next separator at or after i: [position, length] or null */
+  const nextSep = (from: number): [number, number] | null => {
+    if (useWs) {
+      WS_RE.lastIndex = from;
+      const m = WS_RE.exec(s);
+      return m ? [m.index, 1] : null;
     }
-    if (len > 0) {
-      const piece = finish(s.slice(start, i));
-      if (!(removeEmpty && piece === '')) out.push(piece);
-      i += len;
-      start = i;
-      if ((out.length & 1023) === 0) checkColl(rt, out.length);
-    } else i++;
+    let best: [number, number] | null = null;
+    for (const sep of separators) {
+      const at = s.indexOf(sep, from);
+      if (at >= 0 && (best === null || at < best[0])) best = [at, sep.length];
+    }
+    return best;
+  };
+  while (i <= s.length) {
+    if (out.length >= count - 1) break;
+    const hit = nextSep(i);
+    if (!hit) break;
+    const piece = finish(s.slice(start, hit[0]));
+    if (!(removeEmpty && piece === '')) out.push(piece);
+    i = hit[0] + hit[1];
+    start = i;
+    if ((out.length & 1023) === 0) checkColl(rt, out.length);
   }
   const last = finish(s.slice(start));
   if (!(removeEmpty && last === '')) out.push(last);
@@ -460,9 +465,10 @@ const strMethods: Record<string, MethodDef> = {
   }, { min: 1, max: 2 }),
   CompareTo: m(T.int, (s: string, a) => (a[0] === null ? 1 : csCompare(s, a[0])), { min: 1, max: 1 }),
   ToString: m(T.string, (s: string) => s, { max: 1 }),
-  ToCharArray: m(arrayOf(T.char), (s: string, a) => {
-    if (a.length === 2) return s.substr(a[0] as number, a[1] as number).split('');
-    return s.split('');
+  ToCharArray: m(arrayOf(T.char), (s: string, a, c) => {
+    const part = a.length === 2 ? s.substr(a[0] as number, a[1] as number) : s;
+    checkColl(c.rt, part.length);
+    return part.split('');
   }, { max: 2 }),
   Insert: m(T.string, (s: string, a, c) => {
     const i = a[0] as number;
@@ -938,7 +944,7 @@ define('Encoding', {
       const s = a[0];
       if (s === null || s === undefined) argNull('s');
       const text = Array.isArray(s) ? s.join('') : String(s);
-      checkLen(c.rt, text.length * 3);
+      checkLen(c.rt, text.length);
       return encGetBytes(self, text);
     }, { min: 1, max: 1 }),
     GetString: m(T.string, (self: Encoding, a, c) => {
@@ -973,45 +979,45 @@ function percentEncode(s: string, keep: RegExp, spaceAsPlus: boolean, lower = fa
 }
 
 export function percentDecode(s: string, plusAsSpace: boolean): string {
-  const bytes: number[] = [];
-  let out = '';
-  const flush = (): void => {
-    if (bytes.length) {
-      out += Buffer.from(bytes).toString('utf8');
-      bytes.length = 0;
-    }
-  };
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i] as string;
-    if (c === '%' && /^[0-9a-fA-F]{2}$/.test(s.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-      continue;
-    }
-    flush();
-    out += plusAsSpace && c === '+' ? ' ' : c;
-  }
-  flush();
-  return out;
+  const t = plusAsSpace ? s.replace(/\+/g, ' ') : s;
+  if (!t.includes('%')) return t;
+  // decode each run of %XX escapes as UTF-8 (invalid sequences become U+FFFD, stray '%' stay)
+  return t.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => Buffer.from(run.replace(/%/g, ''), 'hex').toString('utf8'));
 }
 
+function hasLoneSurrogate(s: string): boolean {
+  return /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
+}
+
+const hexUpper = (c: string): string => '%' + c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0');
+
 export function escapeDataString(s: string): string {
-  return percentEncode(s, /^[A-Za-z0-9\-._~]$/, false);
+  if (hasLoneSurrogate(s)) return percentEncode(s, /^[A-Za-z0-9\-._~]$/, false);
+  return encodeURIComponent(s).replace(/[!'()*]/g, hexUpper);
+}
+
+/** WebUtility.UrlEncode: unreserved A-Za-z0-9 -_.!*() kept, space → '+', the rest %XX (UTF-8, upper-case hex) */
+function urlEncode(s: string): string {
+  if (hasLoneSurrogate(s)) return percentEncode(s, /^[A-Za-z0-9\-_.!*()]$/, true);
+  return encodeURIComponent(s).replace(/%20/g, '+').replace(/[~']/g, hexUpper);
+}
+
+function escapeUriString(s: string): string {
+  if (hasLoneSurrogate(s)) return percentEncode(s, /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]$/, false);
+  return encodeURI(s).replace(/%25/g, '%').replace(/%5B/g, '[').replace(/%5D/g, ']');
 }
 
 function htmlEncode(s: string): string {
-  let out = '';
-  for (const ch of s) {
-    const cp = ch.codePointAt(0) as number;
-    if (ch === '<') out += '&lt;';
-    else if (ch === '>') out += '&gt;';
-    else if (ch === '&') out += '&amp;';
-    else if (ch === '"') out += '&quot;';
-    else if (ch === "'") out += '&#39;';
-    else if ((cp >= 160 && cp < 256) || cp > 0xffff) out += `&#${cp};`;
-    else out += ch;
-  }
-  return out;
+  return s.replace(/[<>&"'\u00A0-\u00FF]|[\uD800-\uDBFF][\uDC00-\uDFFF]/g, (ch) => {
+    switch (ch) {
+      case '<': return '&lt;';
+      case '>': return '&gt;';
+      case '&': return '&amp;';
+      case '"': return '&quot;';
+      case "'": return '&#39;';
+      default: return `&#${ch.codePointAt(0) as number};`;
+    }
+  });
 }
 
 const NAMED_ENTITIES: Record<string, string> = { lt: '<', gt: '>', amp: '&', quot: '"', apos: "'", nbsp: '\u00a0' };
@@ -1026,16 +1032,12 @@ function htmlDecode(s: string): string {
 const webUtility: Record<string, MethodDef> = {
   UrlEncode: m(T.string, (_s, a, c) => {
     if (a[0] === null || a[0] === undefined) return null;
-    const s = String(a[0]);
-    checkLen(c.rt, s.length * 9);
-    return percentEncode(s, /^[A-Za-z0-9\-_.!*()]$/, true);
+    return checkStr(c.rt, urlEncode(String(a[0])));
   }, { min: 1, max: 1 }),
   UrlDecode: m(T.string, (_s, a) => (a[0] === null || a[0] === undefined ? null : percentDecode(String(a[0]), true)), { min: 1, max: 1 }),
   HtmlEncode: m(T.string, (_s, a, c) => {
     if (a[0] === null || a[0] === undefined) return null;
-    const s = String(a[0]);
-    checkLen(c.rt, s.length * 8);
-    return htmlEncode(s);
+    return checkStr(c.rt, htmlEncode(String(a[0])));
   }, { min: 1, max: 1 }),
   HtmlDecode: m(T.string, (_s, a) => (a[0] === null || a[0] === undefined ? null : htmlDecode(String(a[0]))), { min: 1, max: 1 }),
 };
@@ -1078,15 +1080,11 @@ define('Uri', {
   },
   smethods: {
     EscapeDataString: m(T.string, (_s, a, c) => {
-      const s = needStr(a[0], 'stringToEscape');
-      checkLen(c.rt, s.length * 9);
-      return escapeDataString(s);
+      return checkStr(c.rt, escapeDataString(needStr(a[0], 'stringToEscape')));
     }, { min: 1, max: 1 }),
     UnescapeDataString: m(T.string, (_s, a) => percentDecode(needStr(a[0], 'stringToUnescape'), false), { min: 1, max: 1 }),
     EscapeUriString: m(T.string, (_s, a, c) => {
-      const s = needStr(a[0], 'stringToEscape');
-      checkLen(c.rt, s.length * 9);
-      return percentEncode(s, /^[A-Za-z0-9\-._~:/?#[\]@!$&'()*+,;=%]$/, false);
+      return checkStr(c.rt, escapeUriString(needStr(a[0], 'stringToEscape')));
     }, { min: 1, max: 1 }),
     IsWellFormedUriString: m(T.bool, (_s, a) => {
       const s = a[0];

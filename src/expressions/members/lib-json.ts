@@ -4,7 +4,7 @@ import {
   T, arrayOf, checkColl, checkLen, checkStr, convertToken, enumOf, fromObject, isDyn, listOf, toJTokenValue, tick, dictOf,
 } from '../types.js';
 import type { Runtime, Ty } from '../types.js';
-import { castValue, define, iterate, defaultOf, type MethodDef } from './registry.js';
+import { castValue, define, defaultOf, type MethodDef } from './registry.js';
 import { m, p, enumVal, ignoreCaseArg } from './lib-core.js';
 import {
   JArray, JObject, JProperty, JToken, JValue, adopt, deepClone, hasValues, parseJArray, parseJObject, parseJson, removeFromParent,

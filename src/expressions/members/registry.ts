@@ -4,14 +4,15 @@
 import { CsException } from '../errors.js';
 import type { Ty, Runtime } from '../types.js';
 import {
-  T, arrayOf, checkColl, convertToken, csToString, isDyn, isInstance, rtTypeKey, runtimeTypeName, invalidCast, nullRef, kvOf,
+  T, arrayOf, checkColl, convertToken, isDyn, isInstance, rtTypeKey, runtimeTypeName, invalidCast, nullRef, kvOf,
 } from '../types.js';
 import { JArray, JObject, JProperty, JToken, JValue } from '../runtime/json.js';
 import { CsDateTime, CsDateTimeOffset, CsTimeSpan, MIN_MS } from '../runtime/time.js';
 import {
-  CsDictionary, CsGroupCollection, CsGuid, CsKeyValuePair, CsList, CsMatchCollection, StringListMap,
+  CsDictionary, CsGroupCollection, CsGrouping, CsGuid, CsKeyValuePair, CsList, CsMatchCollection, StringListMap,
 } from '../runtime/values.js';
 import { VariablesMap } from '../context.js';
+import { XmlDomNodeList } from '../runtime/xml.js';
 
 export interface CallCtx {
   rt: Runtime;
@@ -152,6 +153,9 @@ export function chainOf(t: Ty): string[] {
     case 'IVariables':
     case 'MatchCollection':
     case 'GroupCollection':
+    case 'XmlNodeList':
+    case 'XmlAttributeCollection':
+    case 'IGrouping':
     case 'IEnumerable':
       return [t.n, 'IEnumerable', 'object'];
     case 'JObject':
@@ -220,6 +224,7 @@ export function resolveTy<A extends unknown[]>(f: TyFn<A>, ...a: A): Ty {
 
 /** default(T) */
 export function defaultOf(t: Ty): unknown {
+  if (t.nullable) return null;
   switch (t.n) {
     case 'int':
     case 'long':
@@ -341,13 +346,11 @@ export function iterate(v: unknown, rt: Runtime, selfTy?: Ty): unknown[] {
   else if (v instanceof VariablesMap) out = v.entries().map(([k, x]) => new CsKeyValuePair(k, x));
   else if (v instanceof CsMatchCollection) out = v.matches.slice();
   else if (v instanceof CsGroupCollection) out = v.match.groups.slice();
+  else if (v instanceof XmlDomNodeList) out = v.nodes.slice();
+  else if (v instanceof CsGrouping) out = v.items.slice();
   else throw new CsException('InvalidCastException', `Type '${runtimeTypeName(v)}' is not enumerable.`);
   checkColl(rt, out.length);
   return out;
-}
-
-export function str(v: unknown): string {
-  return csToString(v);
 }
 
 export { T };

@@ -1,5 +1,5 @@
 // Runtime representations of .NET values other than strings, numbers, booleans, arrays, byte[] and JSON tokens.
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID, type KeyObject, type X509Certificate } from 'node:crypto';
 import { CsException } from '../errors.js';
 import { CsDateTime } from './time.js';
 
@@ -100,6 +100,14 @@ export class StringListMap {
   get size(): number {
     return this.m.size;
   }
+}
+
+/** IGrouping<TKey, TElement> (GroupBy) */
+export class CsGrouping {
+  constructor(
+    readonly key: unknown,
+    readonly items: unknown[],
+  ) {}
 }
 
 /** KeyValuePair<TKey, TValue> */
@@ -324,6 +332,23 @@ export class CsTypeInfo {
   constructor(
     readonly name: string,
     readonly fullName: string,
+  ) {}
+}
+
+/** X509Certificate2 */
+export class CsX509 {
+  constructor(
+    readonly cert: X509Certificate,
+    readonly der: Uint8Array,
+    readonly key: KeyObject | null,
+  ) {}
+}
+
+/** RSA (RSACng, RSACryptoServiceProvider): a node:crypto key */
+export class CsRsa {
+  constructor(
+    readonly key: KeyObject,
+    readonly isPrivate: boolean,
   ) {}
 }
 
