@@ -209,7 +209,7 @@ export function statusError(status: number, server: string): GatewayError {
   if (status === 401 || status === 403) {
     // never relay a backend's auth challenge: the client would start OAuth against the backend's
     // authorization server with the gateway's resource (confused deputy); it's the gateway's credentials that failed
-    return new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" refused the gateway's credentials (HTTP ${status})`);
+    return new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" refused the gateway's credentials (HTTP ${status})`, { detail: { backendStatus: status } });
   }
-  return new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" failed (HTTP ${status})`);
+  return new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${server}" failed (HTTP ${status})`, { detail: { backendStatus: status } });
 }

@@ -108,7 +108,8 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
 
   let result: ActionResult | undefined;
   let written = false;
-  const direct = !input.canHandBack || input.pipeline.outbound.length === 0;
+  // a retry in the backend section must see the backend's status (e.g. 429), so the answer comes back to the pipeline
+  const direct = !input.canHandBack || (input.pipeline.outbound.length === 0 && !input.pipeline.backend.some((p) => p.name === 'retry'));
   const mode: ActionMode = direct ? 'direct' : input.pipeline.reads.responseBody ? 'buffer' : 'headers-first';
   const forward = async (ctx: PipelineContext, opts: { timeoutMs?: number; bufferResponse: boolean }): Promise<void> => {
     const headers: Record<string, string | null> = {};
@@ -139,6 +140,8 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
     if (mode === 'direct') for (const [name, v] of early) if (!input.res.headersSent) input.res.setHeader(name, v);
     const r = await input.action(ov, mode);
     if (r) {
+      // forward ran again (retry): the previous answer's stream is not used
+      if (result?.stream && result.stream !== r.stream) result.stream.destroy();
       for (const [name, v] of early) if (!r.response.headers.has(name)) r.response.headers.set(name, v);
       result = r;
       ctx.setResponse(r.response);

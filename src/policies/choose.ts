@@ -44,7 +44,7 @@ export const choose: PolicyDefinition = {
         otherwise = cc.policies(kids, `${cc.path}/otherwise[1]`);
       }
     }
-    if (branches.length === 0) cc.problem(el, '<choose> needs at least one <when>');
+    if (whenN === 0) cc.problem(el, '<choose> needs at least one <when>');
     return {
       async run(ctx) {
         for (const b of branches) {

@@ -34,12 +34,17 @@ export const setHeader: PolicyDefinition = {
         const headers = onResponse ? responseOf(ctx).headers : ctx.request.headers;
         const n = name(ctx);
         if (!HEADER_NAME.test(n)) throw new Error(`"${n}" is not a valid header name`);
+        if (action === 'skip' && headers.has(n)) {
+          // the existing value stays as it is: a request header the client sent still reaches the
+          // backend only if it would anyway (forwardHeaders), never because a policy skipped it
+          if (onResponse) ctx.touchedResponseHeaders.add(n.toLowerCase());
+          return;
+        }
         (onResponse ? ctx.touchedResponseHeaders : ctx.touchedRequestHeaders).add(n.toLowerCase());
         if (action === 'delete') {
           headers.delete(n);
           return;
         }
-        if (action === 'skip' && headers.has(n)) return;
         const vs = values.map((v) => v(ctx));
         for (const v of vs) if (/[\r\n\0]/.test(v)) throw new Error(`header "${n}" value contains a line break or NUL`);
         if (action === 'append') for (const v of vs) headers.append(n, v);

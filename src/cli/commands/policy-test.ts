@@ -23,6 +23,7 @@ import { classify } from '../../mcp/jsonrpc.js';
 import { MemoryCache } from '../../cache/memory.js';
 import { LATEST_VERSION } from '../../mcp/protocol.js';
 import type { CliIo } from '../main.js';
+import { redactHeaders } from '../../observability/logger.js';
 
 interface RequestFile {
   method?: string;
@@ -123,7 +124,8 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
       }
       const url = new URL(c.backend.baseUrl + c.backend.path);
       if (c.backendQuery) for (const [k, v] of c.backendQuery) url.searchParams.append(k, v);
-      backendRequest = { method: c.request.method, url: url.href, headers, body: c.request.body?.peekText(), timeoutMs: opts.timeoutMs ?? c.backend.timeoutMs };
+      // credentials a policy set (authentication-basic, set-header Authorization) are shown redacted
+      backendRequest = { method: c.request.method, url: url.href, headers: redactHeaders(headers), body: c.request.body?.peekText(), timeoutMs: opts.timeoutMs ?? c.backend.timeoutMs };
       const br = req.backendResponse ?? {};
       const r = newResponse(br.status ?? 200, 'OK', text(br.body) ?? '');
       for (const [k, v] of Object.entries(br.headers ?? { 'content-type': 'application/json' })) r.headers.set(k, v);

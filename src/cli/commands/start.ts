@@ -13,6 +13,7 @@ import type { GatewayConfig } from '../../config/types.js';
 import { PolicyError } from '../../policy/errors.js';
 import { createGateway } from '../../gateway.js';
 import { createLogger } from '../../observability/logger.js';
+import { closeOutboundAgents } from '../../policies/http/client.js';
 import { startDemoMcpServer } from '../../demo/quickstart-server.js';
 import type { CliIo } from '../main.js';
 
@@ -104,6 +105,8 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
       logger.info({ signal }, 'draining');
       gateway.close()
         .then(() => demo?.close())
+        // idle keep-alive connections of send-request would hold the process for seconds
+        .then(() => closeOutboundAgents())
         .then(() => {
           logger.info('stopped');
           logger.flush();

@@ -480,7 +480,7 @@ export const APIM_FILTERS: Readonly<Record<string, Filter>> = Object.freeze({
     }
     if (Array.isArray(input)) {
       const s = st < 0 ? Math.max(0, input.length + st) : st;
-      charge(this, Math.max(0, ln));
+      charge(this, Math.min(Math.max(0, ln), input.length));
       return input.slice(s, s + Math.max(0, ln));
     }
     return input;

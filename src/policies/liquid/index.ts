@@ -14,7 +14,7 @@
  *   (ownPropertyOnly), and every render bounded: wall-clock time, allocations and output size
  *   (LIQUID_LIMITS). A render that exceeds a limit fails the policy (on-error).
  */
-import { Context, Liquid, Tag, defaultOperators, toValueSync, type Emitter, type FS, type Operators, type Template, type TagToken, type TopLevelToken } from 'liquidjs';
+import { CaptureTag, Context, Liquid, Tag, defaultOperators, toValueSync, type Emitter, type FS, type Operators, type Template, type TagToken, type TopLevelToken } from 'liquidjs';
 import type { PolicyElement } from '../../policy/document.js';
 import type { PipelineContext } from '../../pipeline/context.js';
 import type { RequestInfo, ResponseInfo } from '../../expressions/context.js';
@@ -28,7 +28,7 @@ export const LIQUID_LIMITS = Object.freeze({
   templateChars: 1_000_000,
   /** wall-clock budget of one render, in ms (checked before every tag, output and text node) */
   renderMillis: 500,
-  /** allocations of one render: characters of built strings, items of built arrays and ranges */
+  /** allocations of one render: characters written or built by filters, items of built arrays and ranges */
   memory: 32_000_000,
   /** longest output of one render, in characters */
   outputChars: 16 * 1024 * 1024,
@@ -121,17 +121,35 @@ function liquid(): Liquid {
   for (const name of Object.keys(e.filters)) e.unregisterFilter(name);
   for (const [name, handler] of Object.entries(APIM_FILTERS)) e.registerFilter(name, handler);
   for (const [name, message] of Object.entries(REFUSED_TAGS)) e.registerTag(name, refusedTag(message));
+  e.registerTag('capture', BoundedCapture);
   engine = e;
   return e;
 }
 
-/** collects the output, and fails the render once it grows past the limit */
+/**
+ * Collects rendered text. Every write is charged to the render's allocation limit (so captures are
+ * bounded too), and the output itself fails the render once it grows past its own limit.
+ */
 class BoundedEmitter implements Emitter {
   buffer = '';
+  constructor(
+    private readonly ctx: Context,
+    private readonly cap: number,
+  ) {}
   write(html: unknown): void {
     const s = typeof html === 'string' ? html : toText(html);
-    if (this.buffer.length + s.length > LIQUID_LIMITS.outputChars) throw new Error(`output exceeds ${LIQUID_LIMITS.outputChars} characters`);
+    this.ctx.memoryLimit.use(s.length);
+    if (this.buffer.length + s.length > this.cap) throw new Error(`output exceeds ${this.cap} characters`);
     this.buffer += s;
+  }
+}
+
+/** {% capture %} that writes through a BoundedEmitter (liquidjs' own buffers without a bound) */
+class BoundedCapture extends CaptureTag {
+  override *render(ctx: Context): Generator<unknown, void, string> {
+    const emitter = new BoundedEmitter(ctx, LIQUID_LIMITS.outputChars);
+    yield this.liquid.renderer.renderTemplates(this.templates, ctx, emitter);
+    ctx.bottom()[this.variable] = emitter.buffer;
   }
 }
 
@@ -227,17 +245,19 @@ export function compileLiquid(src: LiquidSource, problem: (at: { line: number; c
   const spellings = spellingsOf(src.text);
   return {
     render(ctx, message, opts) {
-      const emitter = new BoundedEmitter();
+      let output: string;
       try {
         const data = buildLiquidData(ctx, message, { body: reads.body, rawBody: reads.rawBody, parseDate: opts.parseDate, xsiNil: opts.xsiNil, spellings });
         const context = new Context(data, engine.options, { sync: true }, { liquid: engine });
+        const emitter = new BoundedEmitter(context, LIQUID_LIMITS.outputChars);
         toValueSync(engine.renderer.renderTemplates(templates, context, emitter));
+        output = emitter.buffer;
       } catch (err) {
         const e = err as LiquidErrorLike;
         const at = src.at(offsetOf(e));
         throw new LiquidRenderError(describe(e), at.line, at.col);
       }
-      return emitter.buffer;
+      return output;
     },
   };
 }
