@@ -117,7 +117,7 @@ export class LegacySseEndpoint {
       }
       // the legacy transport answers every accepted POST with 202; the replies go on the stream
       res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
-      const overrides: Overrides | undefined = ov ? { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs } } : undefined;
+      const overrides: Overrides | undefined = ov ? { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs, tls: ov.tls } } : undefined;
       void this.#deliver(id, stream, items, init, req, overrides).catch((err: unknown) => {
         const e = err instanceof GatewayError ? err : new GatewayError('GW_ERR_INTERNAL', 'internal error');
         for (const i of items) if (i.kind === 'request') stream.sink.write(errorResponse(i.id, JSONRPC.INTERNAL_ERROR, e.message));

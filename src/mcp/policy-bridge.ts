@@ -15,6 +15,8 @@ import { PipelineContext } from '../pipeline/context.js';
 import { runPipeline, type CompiledPipeline } from '../pipeline/run.js';
 import type { PassthroughServerConfig } from '../config/types.js';
 import type { JsonRpcMessageInfo } from './jsonrpc.js';
+import type { ClientTls } from '../proxy/upstream-pool.js';
+import { getBackendClientCertificate, tlsOptions } from '../policies/http/certificate.js';
 
 export interface PolicyOverrides {
   readonly method: string;
@@ -25,6 +27,8 @@ export interface PolicyOverrides {
   readonly headers: Readonly<Record<string, string | null>>;
   /** the request body (policies may have replaced it) */
   readonly body: string | undefined;
+  /** client certificate for the backend connection (authentication-certificate) */
+  readonly tls: ClientTls | undefined;
 }
 
 export type ActionMode = 'direct' | 'headers-first' | 'buffer';
@@ -128,6 +132,7 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
       timeoutMs: opts.timeoutMs ?? ctx.backend.timeoutMs,
       headers,
       body: ctx.request.body ? ctx.request.body.peekText() : undefined,
+      tls: clientTls(ctx),
     };
     // response headers policies set before the backend answered (cors, rate-limit remaining calls …)
     const early: [string, string[]][] = [];
@@ -164,6 +169,11 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
   if (!fromBackend) result?.stream?.destroy();
   input.write(ctx, fromBackend ? result : undefined);
   return ctx;
+}
+
+function clientTls(ctx: PipelineContext): ClientTls | undefined {
+  const cert = getBackendClientCertificate(ctx);
+  return cert ? { id: cert.id, options: tlsOptions(cert) } : undefined;
 }
 
 const NOT_FROM_POLICIES = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'mcp-session-id']);

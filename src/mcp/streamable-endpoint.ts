@@ -418,7 +418,7 @@ export class StreamableEndpoint {
 
 function toOverrides(ov: PolicyOverrides | undefined): Overrides | undefined {
   if (!ov) return undefined;
-  return { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs } };
+  return { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs, tls: ov.tls } };
 }
 
 function safeJson(text: string): unknown {

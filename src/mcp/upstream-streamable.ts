@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { PassthroughServerConfig } from '../config/types.js';
-import type { UpstreamPools } from '../proxy/upstream-pool.js';
+import type { ClientTls, UpstreamPools } from '../proxy/upstream-pool.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SseParser } from './sse.js';
@@ -25,6 +25,8 @@ export interface TargetOptions {
   readonly url?: URL | undefined;
   readonly method?: string;
   readonly timeoutMs?: number;
+  /** client certificate for the backend connection (authentication-certificate) */
+  readonly tls?: ClientTls | undefined;
 }
 
 export class StreamableUpstream {
@@ -42,7 +44,7 @@ export class StreamableUpstream {
     const origin = target?.url ? target.url.origin : this.#origin;
     const path = target?.url ? target.url.pathname + target.url.search : this.#path;
     try {
-      const res = await this.pools.get(origin).request({
+      const res = await this.pools.get(origin, target?.tls).request({
         path,
         method: (target?.method ?? method) as 'POST',
         headers,
@@ -60,7 +62,7 @@ export class StreamableUpstream {
 
   /** POST and write a 2xx answer straight to the client (the hot path); other answers come back */
   relay(body: string | Buffer, headers: Record<string, string>, res: ServerResponse, target?: TargetOptions): Promise<RelayOutcome | null> {
-    const pool = this.pools.get(target?.url ? target.url.origin : this.#origin);
+    const pool = this.pools.get(target?.url ? target.url.origin : this.#origin, target?.tls);
     const path = target?.url ? target.url.pathname + target.url.search : this.#path;
     return relay(pool, { path, method: target?.method ?? 'POST', headers, body, headersTimeout: target?.timeoutMs ?? this.server.backend.timeoutMs }, res, this.server.name);
   }

@@ -4,11 +4,19 @@
  */
 import { Pool } from 'undici';
 
+/** a TLS client certificate for backend connections; `id` identifies the material (never shown) */
+export interface ClientTls {
+  readonly id: string;
+  readonly options: { pfx?: Buffer; cert?: string; key?: string; passphrase?: string };
+}
+
 export class UpstreamPools {
   readonly #pools = new Map<string, Pool>();
 
-  get(origin: string): Pool {
-    let pool = this.#pools.get(origin);
+  /** the pool for an origin; with a client certificate (authentication-certificate), a pool of its own */
+  get(origin: string, tls?: ClientTls): Pool {
+    const key = tls ? `${origin}|${tls.id}` : origin;
+    let pool = this.#pools.get(key);
     if (!pool) {
       pool = new Pool(origin, {
         connections: 256,
@@ -16,8 +24,9 @@ export class UpstreamPools {
         keepAliveTimeout: 30_000,
         keepAliveMaxTimeout: 600_000,
         connectTimeout: 10_000,
+        ...(tls ? { connect: { ...tls.options } } : {}),
       });
-      this.#pools.set(origin, pool);
+      this.#pools.set(key, pool);
     }
     return pool;
   }
