@@ -146,7 +146,7 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
     const r = await input.action(ov, mode);
     if (r) {
       // forward ran again (retry): the previous answer's stream is not used
-      if (result?.stream && result.stream !== r.stream) result.stream.destroy();
+      if (result?.stream && result.stream !== r.stream) discard(result.stream);
       for (const [name, v] of early) if (!r.response.headers.has(name)) r.response.headers.set(name, v);
       result = r;
       ctx.setResponse(r.response);
@@ -160,15 +160,21 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
   try {
     await runPipeline(input.pipeline, ctx);
   } catch (err) {
-    result?.stream?.destroy();
+    if (result?.stream) discard(result.stream);
     throw err;
   }
   if (written) return ctx;
   // a policy answered instead of the backend (or replaced its answer): the stream is not used
   const fromBackend = result !== undefined && ctx.response === result.response;
-  if (!fromBackend) result?.stream?.destroy();
+  if (!fromBackend && result?.stream) discard(result.stream);
   input.write(ctx, fromBackend ? result : undefined);
   return ctx;
+}
+
+/** drop a backend body nobody will read (undici reports the abort as an error event: swallow it) */
+function discard(stream: Readable): void {
+  stream.on('error', () => undefined);
+  stream.destroy();
 }
 
 function clientTls(ctx: PipelineContext): ClientTls | undefined {
