@@ -14,8 +14,6 @@ import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -28,7 +26,6 @@ import { createRegistry } from '../src/policies/registry.js';
 import { PolicyError, type PolicyProblem } from '../src/policy/errors.js';
 import { main } from '../src/cli/main.js';
 
-const BIN = fileURLToPath(new URL('../../bin/gatehouse.js', import.meta.url));
 const ACCEPT = 'application/json, text/event-stream';
 const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
 
@@ -159,6 +156,7 @@ const HDR = `<policies>
       ${when('skip-authorization', '<set-header name="Authorization" exists-action="skip"><value>Bearer policy</value></set-header>')}
       ${when('append', '<set-header name="x-fwd" exists-action="append"><value>p1</value><value>p2</value></set-header><set-header name="x-always" exists-action="append"><value>more</value></set-header>')}
       ${when('delete', '<set-header name="x-fwd" exists-action="delete" /><set-header name="X-Always" exists-action="delete" />')}
+      ${when('append-authorization', '<set-header name="Authorization" exists-action="append"><value>Bearer policy</value></set-header>')}
       ${when('multi', '<set-header name="x-multi" exists-action="override"><value>a</value><value>b</value><value>c</value></set-header>')}
       ${when('expr', '<set-header name="@(&quot;x-&quot; + context.Mcp.ToolName)" exists-action="override"><value>@(context.Mcp.Method)</value><value>@((string)context.Mcp.Arguments["text"])</value></set-header>')}
       ${when('crlf', '<set-header name="x-injected" exists-action="override"><value>@((string)context.Mcp.Arguments["text"])</value></set-header>')}
@@ -438,6 +436,11 @@ describe('core policies through the gateway', () => {
       assert.equal(h['x-always'], 'always, more');
     });
 
+    it('append onto a client header that is not forwarded does not forward the client value', { todo: 'the bridge sends the whole context value of a touched header: append on Authorization sends "Bearer client-secret, Bearer policy" (set-header cannot tell a forwardable client value from another)' }, async () => {
+      const h = await seen('append-authorization', { authorization: 'Bearer client-secret' });
+      assert.doesNotMatch(h.authorization ?? '', /client-secret/);
+    });
+
     it('delete removes a forwarded client header and one set earlier (names are case-insensitive)', async () => {
       const h = await seen('delete', { 'x-fwd': 'client' });
       assert.equal(h['x-fwd'], undefined);
@@ -466,7 +469,7 @@ describe('core policies through the gateway', () => {
       const r = await call(u('hdr'), sid, 'headers', { text: 'a\r\nx-smuggled: 1' }, { 'x-case': 'crlf' });
       assert.equal(r.status, 500, r.text);
       assert.deepEqual(r.json, errorBody(500, 'Internal server error'));
-      assert.equal(r.headers.get('x-error'), 'set-header|InternalError|inbound|api|choose[1]/when[9]/set-header[1]|');
+      assert.equal(r.headers.get('x-error'), 'set-header|InternalError|inbound|api|choose[1]/when[10]/set-header[1]|');
       assert.equal(since(fx, n).length, 0);
     });
 
@@ -1051,9 +1054,7 @@ describe('on-error and context.LastError', () => {
   <outbound>
     <choose>
       ${when('outbound', '<set-header id="out-bad" name="@(&quot;bad name&quot;)" exists-action="override"><value>v</value></set-header>')}
-      <!-- never runs: reading the response body makes the gateway buffer the backend answer, which
-           keeps this in-process test clear of the crash on a replaced SSE stream (see the spawned test below) -->
-      ${when('never', '<set-variable name="b" value="@(context.Response.Body.As&lt;string&gt;(preserveContent: true))" />')}
+      ${when('replace', '<return-response><set-status code="202" reason="Replaced" /></return-response>')}
     </choose>
   </outbound>
   <on-error>
@@ -1123,6 +1124,19 @@ describe('on-error and context.LastError', () => {
     assert.deepEqual([j.source, j.section, j.scope, j.path, j.policyId], ['set-header', 'outbound', 'api', 'choose[1]/when[1]/set-header[1]', 'out-bad']);
   });
 
+  it('a policy answer that replaces a streamed (SSE) backend answer: the unused stream is dropped, the gateway keeps running', async () => {
+    // regression: the dropped undici body used to raise an unhandled "error" event (a process crash)
+    for (let i = 0; i < 5; i++) {
+      const sid = await session(url);
+      const r = await call(url, sid, i % 2 === 0 ? 'echo' : 'slow', i % 2 === 0 ? { text: 'x' } : { ms: 100 }, { 'x-case': 'replace' });
+      assert.equal(r.status, 202, r.text);
+      const o = await call(url, sid, 'echo', { text: 'x' }, { 'x-case': 'outbound' });
+      assert.equal(o.status, 418, o.text);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal((await post(url, INIT)).status, 200);
+  });
+
   it('an error inside on-error ends on-error: the client gets that error, the rest of on-error does not run', async () => {
     const r = await post(url, INIT, { 'x-case': 'in-on-error' });
     assert.equal(r.status, 500, r.text);
@@ -1134,46 +1148,6 @@ describe('on-error and context.LastError', () => {
     assert.equal(r.status, 200, r.text);
   });
 
-  it('a policy answer that replaces a streamed (SSE) backend answer does not crash the gateway process', { todo: 'policy-bridge runWithPolicies destroys the unused undici body (result.stream.destroy()) without an error listener: the AbortError is an unhandled "error" event and `gatehouse start` exits' }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'gh-basic-crash-'));
-    writeFileSync(
-      join(dir, 'gatehouse.yaml'),
-      [
-        'store: "sqlite::memory:"',
-        'servers:',
-        '  - name: s',
-        '    type: passthrough',
-        `    backend: { url: "${fx.url}" }`,
-        '    policies: ./s.xml',
-      ].join('\n') + '\n',
-    );
-    writeFileSync(join(dir, 's.xml'), '<policies>\n  <outbound>\n    <return-response><set-status code="202" /></return-response>\n  </outbound>\n</policies>\n');
-    const child = spawn(process.execPath, [BIN, 'start', '-c', join(dir, 'gatehouse.yaml'), '--port', '0'], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-    try {
-      const base = await new Promise<string>((resolve, reject) => {
-        let buf = '';
-        child.stdout.setEncoding('utf8');
-        child.stdout.on('data', (d: string) => {
-          buf += d;
-          const m = /"url":"(http:[^"]+)"/.exec(buf);
-          if (m) resolve(m[1]!);
-        });
-        child.once('exit', (code) => reject(new Error(`gatehouse start exited ${code}`)));
-      });
-      const mcp = `${base}/s/mcp`;
-      for (let i = 0; i < 5; i++) {
-        const sid = await session(mcp);
-        const r = await call(mcp, sid, 'echo', { text: 'x' });
-        assert.equal(r.status, 202);
-      }
-      await new Promise((r) => setTimeout(r, 200));
-      assert.equal(child.exitCode, null, 'the gateway process is still running');
-      assert.equal((await fetch(`${base}/healthz`)).status, 200);
-    } finally {
-      if (child.exitCode === null) child.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
 });
 
 // -------------------------------------------------------------------------------------------------
