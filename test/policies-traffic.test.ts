@@ -163,7 +163,7 @@ describe('rate-limit-by-key', () => {
       assert.ok(ra <= 60);
       assert.equal(r.headers.get('x-remaining'), '0');
       assert.equal(r.headers.get('x-total'), '10');
-      assert.equal(r.headers.get('x-error'), 'rate-limit-by-key/RateLimitExceeded/-');
+      assert.equal(r.headers.get('x-error'), 'rate-limit/RateLimitExceeded/-');
     }
     // exactly ten reached the backend
     const seen = fixture.toolCalls.filter((c) => c.name === 'echo' && String(c.arguments.text).startsWith('burst-a-'));
@@ -184,7 +184,7 @@ describe('rate-limit-by-key', () => {
     assertRateLimited(third, 'x-retry-after');
     assert.equal(third.headers.get('x-retry-after'), '1');
     assert.equal(third.headers.get('retry-after'), null, 'retry-after-header-name replaces Retry-After');
-    assert.equal(third.headers.get('x-error'), 'rate-limit-by-key/RateLimitExceeded/1');
+    assert.equal(third.headers.get('x-error'), 'rate-limit/RateLimitExceeded/1');
     await sleep(1100);
     const fourth = await call(url, sid, 'echo', { text: '4' }, h);
     assert.equal(fourth.status, 200, fourth.text);

@@ -173,7 +173,7 @@ export class PassthroughBackend {
   }
 
   /** End a session: tell the backend (best effort) and forget the record. */
-  async terminate(sessionId: string, record: SessionRecord | undefined): Promise<void> {
+  async terminate(sessionId: string, record: SessionRecord | undefined, ov?: Overrides): Promise<void> {
     const conn = this.#sse.get(sessionId);
     if (conn) {
       this.#sse.delete(sessionId);
@@ -183,7 +183,7 @@ export class PassthroughBackend {
       this.onSessionsChanged(-1);
       if (record.backendSessionId) {
         try {
-          const r = await this.streamable.delete(this.headers(undefined, record));
+          const r = await this.streamable.delete(this.headers(undefined, record, undefined, ov?.headers), ov?.target);
           await r.body.dump().catch(() => undefined);
         } catch (err) {
           this.log.debug({ server: this.server.name, err: (err as Error).message }, 'backend session delete failed');

@@ -118,8 +118,12 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
   const forward = async (ctx: PipelineContext, opts: { timeoutMs?: number; bufferResponse: boolean }): Promise<void> => {
     const headers: Record<string, string | null> = {};
     for (const name of ctx.touchedRequestHeaders) {
-      const v = ctx.request.headers.get(name);
-      headers[name] = v === undefined ? null : v.join(', ');
+      let v = ctx.request.headers.get(name);
+      // a policy appended to a header the client sent: the client's own values reach the backend
+      // only when forwardHeaders lists the header (never the client's Authorization)
+      const kept = ctx.appendedToClient.get(name);
+      if (v !== undefined && kept !== undefined && !server.forwardHeaders.includes(name)) v = v.slice(kept);
+      headers[name] = v === undefined || v.length === 0 ? null : v.join(', ');
     }
     let target: URL | undefined;
     if (ctx.backend.baseUrl !== server.backend.url || ctx.backend.path !== '' || ctx.backendQuery) {
@@ -182,21 +186,25 @@ function clientTls(ctx: PipelineContext): ClientTls | undefined {
   return cert ? { id: cert.id, options: tlsOptions(cert) } : undefined;
 }
 
+const SEPARATE_LINES = new Set(['set-cookie', 'www-authenticate', 'proxy-authenticate']);
+
 const NOT_FROM_POLICIES = new Set(['content-length', 'transfer-encoding', 'connection', 'keep-alive', 'upgrade', 'mcp-session-id']);
 
 /**
  * The headers the client gets: for the backend's answer, its content type plus the headers outbound
  * policies set; for an answer a policy built, every header it set (never framing headers).
  */
-export function responseHeaders(ctx: PipelineContext, fromBackend: boolean): Record<string, string> {
-  const h: Record<string, string> = {};
+export function responseHeaders(ctx: PipelineContext, fromBackend: boolean): Record<string, string | string[]> {
+  const h: Record<string, string | string[]> = {};
   const r = ctx.response;
   const names = fromBackend ? ['content-type', ...ctx.touchedResponseHeaders] : r.headers.names();
   for (const name of names) {
     const k = name.toLowerCase();
     if (NOT_FROM_POLICIES.has(k)) continue;
     const v = r.headers.get(name);
-    if (v !== undefined && v.length > 0) h[k] = v.join(', ');
+    // several values make one comma-separated header (APIM §10), except the headers that can't be
+    // comma-joined (Set-Cookie, WWW-Authenticate hold commas themselves): those go out as separate lines
+    if (v !== undefined && v.length > 0) h[k] = v.length === 1 ? v[0]! : SEPARATE_LINES.has(k) ? [...v] : v.join(', ');
   }
   return h;
 }

@@ -131,7 +131,7 @@ export class StreamableEndpoint {
     ctx.tool = info.toolName;
     if (info.method === 'initialize') {
       if (info.kind !== 'request') throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be a request');
-      return this.#withPolicies(req, res, ctx, body, info, undefined, false, (ov) => this.#initialize(req, res, info, ov));
+      return this.#withPolicies(req, res, ctx, body, info, undefined, true, (ov, mode) => this.#initialize(req, res, info, ov, mode));
     }
     const session = await this.#session(req);
     return this.#withPolicies(req, res, ctx, body, info, session, info.kind === 'request', (ov, mode) => this.#forwardPost(req, res, ctx, session, body, info, ov, mode));
@@ -244,9 +244,15 @@ export class StreamableEndpoint {
     throw statusError(status, this.deps.backend.server.name);
   }
 
-  async #initialize(req: IncomingMessage, res: ServerResponse, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined): Promise<void> {
+  async #initialize(req: IncomingMessage, res: ServerResponse, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode = 'direct'): Promise<ActionResult | void> {
     const message = ov?.body !== undefined ? (safeJson(ov.body) as Record<string, unknown> | undefined) ?? info.message : info.message;
     const out = await this.deps.backend.initialize(message, req.headers, 'streamable-http', undefined, undefined, toOverrides(ov));
+    if (mode !== 'direct') {
+      // outbound policies see the answer first; the session id header goes out with it (writePolicyResponse)
+      const r = jsonResponse(200, JSON.stringify(out.response));
+      if (!('error' in out.response)) r.headers.set('mcp-session-id', out.sessionId);
+      return { response: r };
+    }
     if ('error' in out.response) {
       jsonReply(res, 200, out.response);
       return;
@@ -378,11 +384,11 @@ export class StreamableEndpoint {
       const lastEventId = singleHeader(req.headers['last-event-id']);
       const extra: Record<string, string> = { accept: 'text/event-stream' };
       if (lastEventId !== undefined) extra['last-event-id'] = lastEventId;
-      let up = await backend.streamable.get(backend.headers(req.headers, session.record, extra, ov?.headers));
+      let up = await backend.streamable.get(backend.headers(req.headers, session.record, extra, ov?.headers), undefined, ov?.target);
       if (up.status === 404 && session.record.backendSessionId) {
         await up.body.dump().catch(() => undefined);
         await backend.reinitialize(session.id, session.record, req.headers, ov);
-        up = await backend.streamable.get(backend.headers(req.headers, session.record, extra, ov?.headers));
+        up = await backend.streamable.get(backend.headers(req.headers, session.record, extra, ov?.headers), undefined, ov?.target);
       }
       if (up.status === 405) {
         await up.body.dump().catch(() => undefined);
@@ -409,8 +415,8 @@ export class StreamableEndpoint {
     ctx.method = 'DELETE';
     this.#checkVersionHeader(req);
     const session = await this.#session(req);
-    return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, async () => {
-      await this.deps.backend.terminate(session.id, session.record);
+    return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, async (ov) => {
+      await this.deps.backend.terminate(session.id, session.record, toOverrides(ov));
       res.writeHead(200).end();
     });
   }
@@ -449,6 +455,9 @@ function mapSseData(text: string, fn: (data: string) => string): string {
 export function writePolicyResponse(ctx: PipelineContext, result: ActionResult | undefined, res: ServerResponse): void {
   const r = ctx.response;
   const headers = responseHeaders(ctx, result !== undefined);
+  // the gateway's own session id (initialize) travels with the backend's answer, never from a policy
+  const sid = result?.response.headers.get('mcp-session-id')?.[0];
+  if (sid !== undefined) headers['mcp-session-id'] = sid;
   if (result?.stream) {
     res.writeHead(r.statusCode, { ...headers, 'cache-control': 'no-cache' });
     res.flushHeaders();

@@ -71,12 +71,13 @@ export class StreamableUpstream {
     return this.#request('POST', headers, body, signal, true, target);
   }
 
-  get(headers: Record<string, string>, signal?: AbortSignal): Promise<UpstreamResponse> {
-    return this.#request('GET', headers, undefined, signal, true);
+  get(headers: Record<string, string>, signal?: AbortSignal, target?: TargetOptions): Promise<UpstreamResponse> {
+    // the stream's own method stays GET whatever set-method says (it applies to messages)
+    return this.#request('GET', headers, undefined, signal, true, target ? { ...target, method: 'GET' } : undefined);
   }
 
-  delete(headers: Record<string, string>): Promise<UpstreamResponse> {
-    return this.#request('DELETE', headers, undefined, undefined, false);
+  delete(headers: Record<string, string>, target?: TargetOptions): Promise<UpstreamResponse> {
+    return this.#request('DELETE', headers, undefined, undefined, false, target ? { ...target, method: 'DELETE' } : undefined);
   }
 }
 

@@ -52,6 +52,11 @@ export class PipelineContext {
   requestBodyChanged = false;
   /** request header names set, appended or deleted by policies: only these (and forwardHeaders) reach the backend */
   readonly touchedRequestHeaders = new Set<string>();
+  /**
+   * request headers a policy appended to while they still held only the client's values: how many
+   * leading values are the client's (they reach the backend only when forwardHeaders lists the header)
+   */
+  readonly appendedToClient = new Map<string, number>();
   /** response header names set by policies: sent to the client with the backend's content type */
   readonly touchedResponseHeaders = new Set<string>();
   /** the error that sent the pipeline to on-error (logs, metrics, traces) */

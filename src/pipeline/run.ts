@@ -64,12 +64,18 @@ export function toFailure(err: unknown, ctx: PipelineContext): PolicyFailure {
     const reason = err.code === 'GW_ERR_UPSTREAM_TIMEOUT' ? 'Timeout' : err.code === 'GW_ERR_UPSTREAM_CONNECT' ? 'BackendConnectionFailure' : err.code;
     return new PolicyFailure({ source: ctx.current?.name ?? 'gateway', reason, message: err.message, status: err.status }, { cause: err });
   }
-  const e = err as { code?: unknown; message?: unknown };
+  const e = err as { code?: unknown; message?: unknown; detail?: unknown };
   if (typeof e?.code === 'string' && e.code.startsWith('EXPR_')) {
+    // `detail` is the message without the policy file's path
+    const text = typeof e.detail === 'string' ? e.detail : String(e.message);
     return new PolicyFailure(
-      { source: ctx.current?.name ?? 'expression', reason: 'ExpressionValueEvaluationFailure', message: `Expression evaluation failed. ${String(e.message)}`, status: 500 },
+      { source: ctx.current?.name ?? 'expression', reason: 'ExpressionValueEvaluationFailure', message: `Expression evaluation failed. ${text}`, status: 500 },
       { cause: err },
     );
+  }
+  if (err instanceof Error && err.constructor === Error) {
+    // a policy's own check failed at run time (its messages are written for users: no secrets, no paths)
+    return new PolicyFailure({ source: ctx.current?.name ?? 'gateway', reason: 'PolicyEvaluationFailure', message: err.message, status: 500 }, { cause: err });
   }
   return new PolicyFailure({ source: ctx.current?.name ?? 'gateway', reason: 'InternalError', message: 'Internal server error', status: 500 }, { cause: err });
 }

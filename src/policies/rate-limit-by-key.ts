@@ -113,7 +113,8 @@ export const rateLimitByKey: PolicyDefinition = {
           if (admitted && by > 0 && cond?.deferred) settleAfterResponse(ctx, share, cond.get);
         }
         const decision = { limit, share };
-        reportRate(ctx, NAME, names, limit, [decision], admitted ? undefined : decision);
+        // apim.md §11: the 429 of rate-limit-by-key reports LastError.Source "rate-limit"
+        reportRate(ctx, 'rate-limit', names, limit, [decision], admitted ? undefined : decision);
       },
     };
   },

@@ -14,6 +14,7 @@ import { setMethod } from './set-method.js';
 import { checkHeader } from './check-header.js';
 import { mockResponse } from './mock-response.js';
 import { trace } from './trace.js';
+import { crossDomain } from './cross-domain.js';
 // -- traffic policies (rate limits, quotas, concurrency, ip-filter, cors): imports below
 import { rateLimit } from './rate-limit.js';
 import { rateLimitByKey } from './rate-limit-by-key.js';
@@ -53,6 +54,7 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   checkHeader,
   mockResponse,
   trace,
+  crossDomain,
   // -- traffic policies: entries below
   rateLimit,
   rateLimitByKey,

@@ -40,7 +40,13 @@ export const setHeader: PolicyDefinition = {
           if (onResponse) ctx.touchedResponseHeaders.add(n.toLowerCase());
           return;
         }
-        (onResponse ? ctx.touchedResponseHeaders : ctx.touchedRequestHeaders).add(n.toLowerCase());
+        const key = n.toLowerCase();
+        if (onResponse) ctx.touchedResponseHeaders.add(key);
+        else {
+          if (action === 'append' && !ctx.touchedRequestHeaders.has(key) && headers.has(n)) ctx.appendedToClient.set(key, headers.get(n)!.length);
+          else if (action !== 'append') ctx.appendedToClient.delete(key);
+          ctx.touchedRequestHeaders.add(key);
+        }
         if (action === 'delete') {
           headers.delete(n);
           return;
