@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { ACCEPT, INIT, post, session, toolText } from './helpers/mcp-http.js';
 import { configFromObject } from '../src/config/load.js';
 import { compileServerPolicies, backendsOf } from '../src/mcp/server-policies.js';
 import { createRegistry } from '../src/policies/registry.js';
@@ -239,48 +240,10 @@ describe('apim.md: every ```xml example loads', () => {
 // -------------------------------------------------------------------------------------------------
 // Behaviour
 
-const ACCEPT = 'application/json, text/event-stream';
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-async function session(url: string, headers: Record<string, string> = {}): Promise<string> {
-  const r = await post(url, INIT, headers);
-  assert.equal(r.status, 200, r.text);
-  return r.headers.get('mcp-session-id')!;
-}
-
 let nextId = 10;
 const call = (url: string, sid: string, name: string, args: Record<string, unknown>, headers: Record<string, string> = {}) =>
   post(url, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name, arguments: args } }, { 'mcp-session-id': sid, ...headers });
 const list = (url: string, sid: string) => post(url, { jsonrpc: '2.0', id: nextId++, method: 'tools/list' }, { 'mcp-session-id': sid });
-
-function lastMessage(text: string): Record<string, unknown> {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6);
-    return JSON.parse(data.at(-1)!.slice(6)) as Record<string, unknown>;
-  }
-}
-const toolText = (r: Reply): string => ((lastMessage(r.text).result as { content: { text: string }[] }).content[0]!.text);
 
 /** a POST whose raw response header lines are kept (fetch joins repeated headers) */
 function rawPost(url: string, body: unknown, headers: Record<string, string>): Promise<{ status: number; raw: [string, string][] }> {

@@ -20,63 +20,17 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startEverythingServer, type EverythingServer, type RecordedRequest } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { INIT, lastMessage, post, session, toolText, type Reply } from './helpers/mcp-http.js';
 import { configFromObject } from '../src/config/load.js';
 import { compileServerPolicies, backendsOf } from '../src/mcp/server-policies.js';
 import { createRegistry } from '../src/policies/registry.js';
 import { PolicyError, type PolicyProblem } from '../src/policy/errors.js';
 import { main } from '../src/cli/main.js';
 
-const ACCEPT = 'application/json, text/event-stream';
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-async function session(url: string, headers: Record<string, string> = {}): Promise<string> {
-  const r = await post(url, INIT, headers);
-  assert.equal(r.status, 200, r.text);
-  const sid = r.headers.get('mcp-session-id');
-  assert.ok(sid, 'an Mcp-Session-Id');
-  return sid;
-}
-
 let nextId = 100;
 function call(url: string, sid: string, name: string, args: Record<string, unknown>, headers: Record<string, string> = {}): Promise<Reply> {
   return post(url, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name, arguments: args } }, { 'mcp-session-id': sid, ...headers });
 }
-
-/** the last JSON-RPC message of a JSON or SSE answer */
-function lastMessage(text: string): Record<string, unknown> {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6);
-    assert.ok(data.length > 0, `no JSON-RPC message in ${JSON.stringify(text.slice(0, 300))}`);
-    return JSON.parse(data.at(-1)!.slice(6)) as Record<string, unknown>;
-  }
-}
-
-const toolText = (r: Reply): string => {
-  const m = lastMessage(r.text);
-  assert.ok(m.result, `a tool result, got ${r.status} ${r.text.slice(0, 300)}`);
-  return (m.result as { content: { text: string }[] }).content[0]!.text;
-};
 
 /** the request headers the fixture's `headers` tool saw */
 const seenHeaders = (r: Reply): Record<string, string> => JSON.parse(toolText(r)) as Record<string, string>;

@@ -9,31 +9,8 @@ import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { INIT, lastMessage, post } from './helpers/mcp-http.js';
 import { PolicyError } from '../src/policy/errors.js';
-
-const ACCEPT = 'application/json, text/event-stream';
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: JSON.stringify(body) });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-const lastMessage = (text: string): Record<string, unknown> => {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6);
-    return JSON.parse(data.at(-1)!.slice(6)) as Record<string, unknown>;
-  }
-};
 
 const GLOBAL = `<policies>
   <inbound>

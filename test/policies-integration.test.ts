@@ -14,6 +14,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { INIT, lastMessage, post as mcpPost, session as mcpSession, toolText, type Reply } from './helpers/mcp-http.js';
 import { PolicyError } from '../src/policy/errors.js';
 import { ResponseInfo } from '../src/expressions/context.js';
 import { checkAddress, checkUrl, guardedLookup, SsrfError } from '../src/policies/http/ssrf.js';
@@ -84,49 +85,10 @@ const CLIENT_KEY_PASSWORD = 'pem-pass';
 const CLIENT_PFX_BASE64 = 'MIIELAIBAzCCA+IGCSqGSIb3DQEHAaCCA9MEggPPMIIDyzCCAoIGCSqGSIb3DQEHBqCCAnMwggJvAgEAMIICaAYJKoZIhvcNAQcBMFcGCSqGSIb3DQEFDTBKMCkGCSqGSIb3DQEFDDAcBAiiOxclUYiJ+AICCAAwDAYIKoZIhvcNAgkFADAdBglghkgBZQMEASoEEOhoE+qHz4CyzoLB4PybVMyAggIAUm9zQAKgy8O0Zh08b+mC8PRrBbIYSTPizODBzneYJF+ZZlqepcCden5bBT8jQ0Ffaz3xA/KbqddA1XvB0zBaSEDPQTjiilqkxSIKjWQF1znkRwsYpxObJR7YObpcApaTesGX/ftadvupgUJEYAMErkpcYZj4YA87HQR7rbx0W2babLzuIyb07Su1dEI5OAz8AUoVouqMGIdJqVH+tJls5DIUsEaqWdA8b7nNRKqTucePaBIvx+lWHVcK5tAflthUlL5VLcpnMt7wLN31rP/k2FlCl2nQe07kK+K2xmU8RGQ0Zrmj922FeTm4VeqNZ2NbxZOIrjwq7BrtOdLtobGdX6OEcmPcNN2jkBHHL0zcZGea2dHmYwstg+AzWOF7lHPzqUwFB5Iu9euLVDxFhcqWh7/Klv9lkOoKxbdlnqXGljA+1HKVxN6XZxk0H2a79ndsiNr1QF7uTRR/AfnOIi9VoIRD8KqRzrxd0B1nvhkd5hKbTSWgcfLmismbdtjzrWWPUD6um/rys+thPsPmPQjSXco78Pvz/s0qfZmVvFFjU4baZCPzu4XfGvPawEMqvSdedEcOhNcx0kAVWm8LhkVOIeqnvNQ1CQDGK9RXHE8gF9/RXVZQMvOM4ai1uC3QOgUvZhJQgn+KhMU54lpA88NBJSrlmNl3SxJMGN02MCyFVd4wggFBBgkqhkiG9w0BBwGgggEyBIIBLjCCASowggEmBgsqhkiG9w0BDAoBAqCB7zCB7DBXBgkqhkiG9w0BBQ0wSjApBgkqhkiG9w0BBQwwHAQIg2cS18KYSJwCAggAMAwGCCqGSIb3DQIJBQAwHQYJYIZIAWUDBAEqBBCK9+5OasRNyFEdPetGmruwBIGQtg6yJDGcbnGxiEoIKbJiKesffS4ifOZLOf2+g9g+Ukw9sb1l1IBrIhJ/PhXOPBJBE+4xtxVbJUD719ExVoDeLmXxYAPT4HYvF1Qg0XhHb+lFujUSAivh/cKBgQzCoLdVkUoLEimF8Was6MSCRhmDWz7F3Dd7aCm82bi0I/aO7bLC2xQv0TYQAVNBjVsfr5RGMSUwIwYJKoZIhvcNAQkVMRYEFCzHYKnsRWFHZzZ3y3KEaQS/+NDiMEEwMTANBglghkgBZQMEAgEFAAQgsTcPARZcHQa5VwMeRsfkWd9x5MnlZNWnjdAGtZGfGXoECKgJ2+eeSycaAgIIAA==';
 const CLIENT_PFX_PASSWORD = 'pfx-pass';
 
-const ACCEPT = 'application/json, text/event-stream';
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-  ms: number;
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const t0 = performance.now();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: JSON.stringify(body), redirect: 'manual' });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json, ms: performance.now() - t0 };
-}
-
-/** the JSON-RPC message of a JSON or SSE answer */
-const lastMessage = (text: string): Record<string, unknown> => {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6);
-    return JSON.parse(data.at(-1)!.slice(6)) as Record<string, unknown>;
-  }
-};
-
-const toolText = (r: Reply): string => ((lastMessage(r.text).result as { content: { text: string }[] }).content[0]!.text);
-
-async function session(url: string, headers: Record<string, string> = {}): Promise<string> {
-  const r = await post(url, INIT, headers);
-  assert.equal(r.status, 200, r.text);
-  const sid = r.headers.get('mcp-session-id');
-  assert.ok(sid, 'initialize answered with a session id');
-  return sid;
-}
+/** this file's requests never follow redirects: a 3xx from the gateway is the answer under test */
+const NO_REDIRECT = { redirect: 'manual' } as const;
+const post = (url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> => mcpPost(url, body, headers, NO_REDIRECT);
+const session = (url: string, headers: Record<string, string> = {}): Promise<string> => mcpSession(url, headers, NO_REDIRECT);
 
 let nextId = 100;
 function call(url: string, sid: string, name: string, args: Record<string, unknown>, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}): Promise<Reply> {

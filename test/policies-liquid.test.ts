@@ -12,28 +12,12 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { ACCEPT, INIT, lastMessage, post } from './helpers/mcp-http.js';
 import { PolicyError } from '../src/policy/errors.js';
 import { parsePolicyDocument, elementChildren, type PolicyElement } from '../src/policy/document.js';
 import { compileLiquidBody, LIQUID_LIMITS } from '../src/policies/liquid/index.js';
 
-const ACCEPT = 'application/json, text/event-stream';
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
 const CORPUS = fileURLToPath(new URL('../../../shared/apim-corpus/general/', import.meta.url));
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: JSON.stringify(body) });
-  return { status: res.status, headers: res.headers, text: await res.text() };
-}
-
-/** the JSON-RPC message of a JSON or SSE answer */
-const lastMessage = (text: string): Record<string, unknown> => {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6);
-    return JSON.parse(data.at(-1)!.slice(6)) as Record<string, unknown>;
-  }
-};
 
 const toolText = (text: string): string => ((lastMessage(text).result as { content: { text: string }[] }).content[0]!.text);
 

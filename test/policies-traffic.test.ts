@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { INIT, post, send, session, toolText, type Reply } from './helpers/mcp-http.js';
 import { PolicyError } from '../src/policy/errors.js';
 import { configFromObject } from '../src/config/load.js';
 import { createGateway } from '../src/gateway.js';
@@ -26,58 +27,11 @@ import { formatIp, parseIp } from '../src/policies/traffic/ip.js';
 import { DEFAULT_PERIOD_START, quotaWindow, timeSpanText } from '../src/policies/traffic/counters.js';
 import { originOf } from '../src/policies/cors.js';
 
-const ACCEPT = 'application/json, text/event-stream';
-const INIT = { jsonrpc: '2.0', id: 1, method: 'initialize', params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 't', version: '1' } } };
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-  ms: number;
-}
-
-async function send(url: string, init: RequestInit): Promise<Reply> {
-  const t0 = performance.now();
-  const res = await fetch(url, init);
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json, ms: performance.now() - t0 };
-}
-
-function post(url: string, body: unknown, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Reply> {
-  return send(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers }, body: JSON.stringify(body), ...(signal ? { signal } : {}) });
-}
-
-async function session(url: string, headers: Record<string, string> = {}): Promise<string> {
-  const r = await post(url, INIT, headers);
-  assert.equal(r.status, 200, r.text);
-  const sid = r.headers.get('mcp-session-id');
-  assert.ok(sid);
-  return sid;
-}
-
 let nextId = 1000;
 function call(url: string, sid: string, name: string, args: Record<string, unknown>, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<Reply> {
-  return post(url, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name, arguments: args } }, { 'mcp-session-id': sid, ...headers }, signal);
+  return post(url, { jsonrpc: '2.0', id: nextId++, method: 'tools/call', params: { name, arguments: args } }, { 'mcp-session-id': sid, ...headers }, { signal });
 }
 
-/** the last JSON-RPC message of a JSON or SSE answer */
-function lastMessage(text: string): Record<string, unknown> {
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
-  } catch {
-    const data = text.split('\n').filter((l) => l.startsWith('data: ') && l.length > 6);
-    return JSON.parse(data.at(-1)!.slice(6)) as Record<string, unknown>;
-  }
-}
-
-const toolText = (r: Reply): string => ((lastMessage(r.text).result as { content: { text: string }[] }).content[0]!.text);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function assertRateLimited(r: Reply, retryHeader = 'retry-after'): number {

@@ -8,46 +8,14 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { startGateway, type RunningGateway } from './helpers/gateway.js';
+import { ACCEPT, messages, post } from './helpers/mcp-http.js';
 
-const ACCEPT = 'application/json, text/event-stream';
 const init = (id: number | string = 1, protocolVersion = '2025-11-25') => ({
   jsonrpc: '2.0',
   id,
   method: 'initialize',
   params: { protocolVersion, capabilities: {}, clientInfo: { name: 'raw-test', version: '1' } },
 });
-
-interface Reply {
-  status: number;
-  headers: Headers;
-  text: string;
-  json: unknown;
-}
-
-async function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', accept: ACCEPT, ...headers },
-    body: typeof body === 'string' ? body : JSON.stringify(body),
-  });
-  const text = await res.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, json };
-}
-
-/** parse a JSON or SSE reply into its JSON-RPC messages */
-function messages(r: Reply): Record<string, unknown>[] {
-  if (r.headers.get('content-type')?.startsWith('application/json')) return [r.json as Record<string, unknown>];
-  return r.text
-    .split('\n')
-    .filter((l) => l.startsWith('data: ') && l.length > 6)
-    .map((l) => JSON.parse(l.slice(6)) as Record<string, unknown>);
-}
 
 describe('Streamable HTTP transport rules', () => {
   let fixture: EverythingServer;
