@@ -23,7 +23,7 @@ import { compileToolFilter } from './mcp/tool-filter.js';
 import { backendsOf, compileServerPolicies } from './mcp/server-policies.js';
 import { createRegistry } from './policies/registry.js';
 import { sendError, sendJson } from './server/http-util.js';
-import { checkHost, checkOrigin, isLoopbackHost } from './server/origin.js';
+import { checkHost, checkOrigin } from './server/origin.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -85,6 +85,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const accessLog = logger.isLevelEnabled('info');
   let draining = false;
   const inflight = new Set<ServerResponse>();
+  /** resolves the drain wait when the last in-flight response closes */
+  let drained: (() => void) | undefined;
   const sockets = new Set<Socket>();
 
   async function route(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, server: { name: string } | undefined): Promise<void> {
@@ -134,6 +136,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     inflight.add(res);
     res.on('close', () => {
       inflight.delete(res);
+      if (inflight.size === 0) drained?.();
       if (!server.name) return;
       const status = res.statusCode;
       const method = ctx.method ?? req.method ?? '';
@@ -196,8 +199,16 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
         if (res.req.method === 'GET' && res.headersSent) res.end();
       }
       httpServer.closeIdleConnections();
-      const deadline = Date.now() + config.gateway.drainTimeoutMs;
-      while (inflight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      if (inflight.size > 0) {
+        // wait for the last in-flight response, at most drainTimeout
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, config.gateway.drainTimeoutMs);
+          drained = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
       for (const s of sockets) s.destroy();
       await closed;
       for (const r of routes.values()) r.backend.close();
@@ -208,4 +219,3 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   };
 }
 
-export { isLoopbackHost };

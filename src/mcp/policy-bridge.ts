@@ -64,6 +64,8 @@ const GUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export interface ExprInput {
   readonly method: string;
   readonly url: string;
+  /** the path of `url` (APIM's Operation.UrlTemplate for an MCP endpoint) */
+  readonly path: string;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly body: string | undefined;
   readonly ipAddress: string;
@@ -82,7 +84,7 @@ export function createRequestContext(i: ExprInput): ExpressionContext {
   return createExpressionContext({
     request: { method: i.method, url: i.url, headers: new HeaderMap(i.headers), body: i.body ?? null, ipAddress: i.ipAddress },
     api: { id: i.server.name, name: i.server.name, path: i.server.name },
-    operation: { id: op, name: op, method: i.method, urlTemplate: new URL(i.url).pathname },
+    operation: { id: op, name: op, method: i.method, urlTemplate: i.path },
     deployment: { region: process.env.GATEHOUSE_REGION ?? '', serviceName: 'gatehouse' },
     ...(GUID.test(i.requestId) ? { requestId: i.requestId } : {}),
     mcp: {
@@ -95,11 +97,20 @@ export function createRequestContext(i: ExprInput): ExpressionContext {
   });
 }
 
+/** the request's path as the client addressed it (public base path included, query excluded) */
+function pathOf(publicUrl: string, reqUrl: string | undefined): string {
+  const raw = reqUrl ?? '/';
+  const q = raw.indexOf('?');
+  const base = publicUrl.replace(/^[a-z]+:\/\/[^/]+/i, '');
+  return base + (q === -1 ? raw : raw.slice(0, q));
+}
+
 export async function runWithPolicies(input: BridgeInput): Promise<PipelineContext> {
   const { req, server } = input;
   const expr = createRequestContext({
     method: req.method ?? 'POST',
     url: `${input.publicUrl}${req.url ?? '/'}`,
+    path: pathOf(input.publicUrl, req.url),
     headers: req.headers,
     body: input.body,
     ipAddress: req.socket.remoteAddress ?? '',

@@ -20,9 +20,8 @@
  *   its share back to the others.
  */
 import type { PolicyDefinition } from '../pipeline/types.js';
-import { DEFAULT_PERIOD_START, cacheFor, giveBack, instanceId, keyPart, quotaWindow, scopeKey, take, type Share } from './traffic/counters.js';
-import { callerKey } from './traffic/ip.js';
-import { MAX_CALLS, limitApplies, quotaExceeded, refuseBandwidth, scopedLimits } from './traffic/throttle.js';
+import { DEFAULT_PERIOD_START, cacheFor, giveBack, instanceId, quotaWindow, take, type Share } from './traffic/counters.js';
+import { MAX_CALLS, counterChecks, quotaExceeded, refuseBandwidth, scopedLimits } from './traffic/throttle.js';
 
 const NAME = 'quota';
 /** renewal-period upper bound: ~100 years */
@@ -45,9 +44,7 @@ export const quota: PolicyDefinition = {
     return {
       async run(ctx) {
         const cache = cacheFor(services.cache, NAME);
-        const base = `q:${id}:${scopeKey(scope, ctx)}${keyPart(callerKey(ctx.request.ipAddress))}`;
-        const checks = [{ base, limit: calls!(ctx), periodMs: period!(ctx) * 1000 }];
-        for (const l of limits) if (limitApplies(l, ctx)) checks.push({ base: `${base}:${keyPart(l.tag)}`, limit: l.calls, periodMs: l.period * 1000 });
+        const checks = counterChecks('q', id, scope, ctx, calls!(ctx), period!(ctx), limits);
         const taken: Share[] = [];
         for (const c of checks) {
           const window = quotaWindow(c.base, c.periodMs, DEFAULT_PERIOD_START);

@@ -18,9 +18,8 @@
  * traffic/counters.ts. A request rejected by one limit gives its share back to the others.
  */
 import type { PolicyDefinition } from '../pipeline/types.js';
-import { cacheFor, giveBack, instanceId, keyPart, rateWindow, scopeKey, take } from './traffic/counters.js';
-import { callerKey } from './traffic/ip.js';
-import { MAX_CALLS, MAX_RATE_PERIOD, THROTTLE_NAME_ATTRIBUTES, limitApplies, reportRate, scopedLimits, throttleNames, type Decision } from './traffic/throttle.js';
+import { cacheFor, giveBack, instanceId, rateWindow, take } from './traffic/counters.js';
+import { MAX_CALLS, MAX_RATE_PERIOD, THROTTLE_NAME_ATTRIBUTES, counterChecks, reportRate, scopedLimits, throttleNames, type Decision } from './traffic/throttle.js';
 
 const NAME = 'rate-limit';
 
@@ -40,9 +39,7 @@ export const rateLimit: PolicyDefinition = {
     return {
       async run(ctx) {
         const cache = cacheFor(services.cache, NAME);
-        const base = `rl:${id}:${scopeKey(scope, ctx)}${keyPart(callerKey(ctx.request.ipAddress))}`;
-        const checks = [{ base, limit: calls!(ctx), periodMs: period!(ctx) * 1000 }];
-        for (const l of limits) if (limitApplies(l, ctx)) checks.push({ base: `${base}:${keyPart(l.tag)}`, limit: l.calls, periodMs: l.period * 1000 });
+        const checks = counterChecks('rl', id, scope, ctx, calls!(ctx), period!(ctx), limits);
         const decisions: Decision[] = [];
         let rejected: Decision | undefined;
         for (const c of checks) {

@@ -103,6 +103,7 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
   const expr = createRequestContext({
     method,
     url: `${config.gateway.publicUrl}/${server.name}/mcp`,
+    path: `${new URL(config.gateway.publicUrl).pathname.replace(/\/$/, '')}/${server.name}/mcp`,
     headers: { 'content-type': 'application/json', ...(req.headers ?? {}) },
     body,
     ipAddress: req.ipAddress ?? '127.0.0.1',

@@ -8,7 +8,8 @@ import type { PipelineContext } from '../../pipeline/context.js';
 import type { PolicyElement } from '../../policy/document.js';
 import { PolicyFailure } from '../../pipeline/errors.js';
 import { addResponseHeader } from './hooks.js';
-import { secondsUntil, timeSpanText, type Share } from './counters.js';
+import { keyPart, scopeKey, secondsUntil, timeSpanText, type Share } from './counters.js';
+import { callerKey } from './ip.js';
 
 export const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
@@ -212,4 +213,21 @@ export function limitApplies(l: ScopedLimit, ctx: PipelineContext): boolean {
   const api = l.kind === 'api' ? l : l.api!;
   if (!matches(api, ctx.expr.api.id, ctx.expr.api.name)) return false;
   return l.kind === 'api' || matches(l, ctx.expr.operation.id, ctx.expr.operation.name);
+}
+
+export interface CounterCheck {
+  readonly base: string;
+  readonly limit: number;
+  readonly periodMs: number;
+}
+
+/**
+ * The counters one rate-limit / quota request checks: the policy's own (per instance, scope and
+ * caller) plus one per `<api>`/`<operation>` limit that applies to this request.
+ */
+export function counterChecks(prefix: string, id: string, scope: string, ctx: PipelineContext, calls: number, periodS: number, limits: readonly ScopedLimit[]): CounterCheck[] {
+  const base = `${prefix}:${id}:${scopeKey(scope, ctx)}${keyPart(callerKey(ctx.request.ipAddress))}`;
+  const checks: CounterCheck[] = [{ base, limit: calls, periodMs: periodS * 1000 }];
+  for (const l of limits) if (limitApplies(l, ctx)) checks.push({ base: `${base}:${keyPart(l.tag)}`, limit: l.calls, periodMs: l.period * 1000 });
+  return checks;
 }
