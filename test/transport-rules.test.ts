@@ -332,4 +332,48 @@ describe('Streamable HTTP transport rules', () => {
       assert.match(r2.headers.get('x-request-id')!, /^[0-9a-f-]{36}$/);
     });
   });
+
+  describe('GET stream and legacy HTTP+SSE bad inputs', () => {
+    it('GET /mcp: Accept without text/event-stream is 406, no session is 400, an unknown one 404', async () => {
+      assert.equal((await fetch(mcp, { headers: { accept: 'application/json' } })).status, 406);
+      assert.equal((await fetch(mcp, { headers: { accept: 'text/event-stream' } })).status, 400);
+      assert.equal((await fetch(mcp, { headers: { accept: 'text/event-stream', 'mcp-session-id': 'nope' } })).status, 404);
+    });
+
+    it('legacy endpoints: wrong methods 405, wrong Accept 406, missing or unknown sessionId 400/404', async () => {
+      assert.equal((await fetch(`${gw.url}/main/sse`, { method: 'PUT' })).status, 405);
+      assert.equal((await fetch(`${gw.url}/main/sse`, { headers: { accept: 'application/json' } })).status, 406);
+      assert.equal((await fetch(`${gw.url}/main/messages`)).status, 405);
+      const body = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' });
+      const h = { 'content-type': 'application/json' };
+      assert.equal((await fetch(`${gw.url}/main/messages`, { method: 'POST', headers: h, body })).status, 400);
+      const unknown = await fetch(`${gw.url}/main/messages?sessionId=nope`, { method: 'POST', headers: h, body });
+      assert.equal(unknown.status, 404);
+      assert.equal(((await unknown.json()) as { error: { code: number } }).error.code, -32001);
+    });
+
+    it('legacy messages on an open stream: bad content type 415, malformed JSON 400, not initialized 400, oversized 413', async () => {
+      const ac = new AbortController();
+      const stream = await fetch(`${gw.url}/main/sse`, { headers: { accept: 'text/event-stream' }, signal: ac.signal });
+      assert.equal(stream.status, 200);
+      const reader = stream.body!.getReader();
+      let text = '';
+      while (!/event: endpoint\ndata: ([^\n]+)\n/.test(text)) text += new TextDecoder().decode((await reader.read()).value);
+      const path = /event: endpoint\ndata: ([^\n]+)\n/.exec(text)![1]!;
+      assert.match(path, /^\/main\/messages\?sessionId=[A-Za-z0-9_-]{43}$/);
+      const url = `${gw.url}${path}`;
+      const send = (b: string, type = 'application/json') => fetch(url, { method: 'POST', headers: { 'content-type': type }, body: b });
+      try {
+        assert.equal((await send('{}', 'text/plain')).status, 415);
+        const bad = await send('{"jsonrpc":');
+        assert.equal(bad.status, 400);
+        assert.equal(((await bad.json()) as { error: { code: number } }).error.code, -32700);
+        assert.equal((await send('{"jsonrpc":"2.0","id":1,"method":"tools/list"}')).status, 400, 'not initialized yet');
+        assert.equal((await send('[]')).status, 400, 'empty batch');
+        assert.equal((await send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'x', params: { pad: 'x'.repeat(70 * 1024) } }))).status, 413);
+      } finally {
+        ac.abort();
+      }
+    });
+  });
 });
