@@ -38,6 +38,8 @@ export interface ForwardOptions {
   readonly bufferResponse: boolean;
 }
 
+export type Forward = (ctx: PipelineContext, opts: ForwardOptions) => Promise<void>;
+
 export class PipelineContext {
   section: Section = 'inbound';
   /** false until a backend answered or a policy built a response */
@@ -72,10 +74,27 @@ export class PipelineContext {
     readonly expr: ExpressionContext,
     readonly backend: BackendTarget,
     /** performs the backend call for forward-request: sets the response */
-    readonly forward: (ctx: PipelineContext, opts: ForwardOptions) => Promise<void>,
+    forward: Forward,
     opts: { trace?: boolean } = {},
   ) {
+    this.#forward = forward;
     this.trace = opts.trace ? [] : undefined;
+  }
+
+  #forward: Forward;
+
+  /** the backend call forward-request makes (with every interceptor policies added around it) */
+  get forward(): Forward {
+    return this.#forward;
+  }
+
+  /**
+   * Wrap the backend call for this request: a policy that must act around it (add headers to the
+   * backend's answer, run after it, answer instead of it) adds an interceptor; the last one added
+   * runs outermost.
+   */
+  interceptForward(wrap: (next: Forward) => Forward): void {
+    this.#forward = wrap(this.#forward);
   }
 
   get request(): RequestInfo {

@@ -6,8 +6,8 @@
  * - work to do once the backend answered (an increment-condition that reads context.Response);
  * - answering instead of the backend (cors: an unmatched preflight ends in an empty 200).
  *
- * The pipeline has no such hooks yet, so this module wraps `ctx.forward` (what forward-request
- * calls) the first time a policy of this request needs one. Limits of that approach, which the
+ * This module adds one interceptor around the backend call (`ctx.interceptForward`) the first
+ * time a policy of this request needs one. Limits of that approach, which the
  * gateway's policy bridge decides and this module cannot change:
  * - a header is set both on the response known before the call (so a bridge that carries
  *   pre-forward response headers onto the backend's answer picks it up) and, when the backend's
@@ -45,8 +45,7 @@ function stateOf(ctx: PipelineContext): HookState {
   if (existing) return existing;
   const st: HookState = { headers: new Map(), after: [], intercept: [] };
   states.set(ctx, st);
-  const original = ctx.forward;
-  const wrapped = async (c: PipelineContext, opts: ForwardOptions): Promise<void> => {
+  ctx.interceptForward((original) => async (c: PipelineContext, opts: ForwardOptions): Promise<void> => {
     for (const answer of st.intercept) if (answer(c)) return;
     const before = c.response;
     let error: unknown;
@@ -66,9 +65,7 @@ function stateOf(ctx: PipelineContext): HookState {
     }
     for (const hook of st.after) await hook(c, failed ? { visible, error } : { visible });
     if (failed) throw error;
-  };
-  // PipelineContext.forward is readonly in its type only; see the module comment
-  (ctx as unknown as { forward: PipelineContext['forward'] }).forward = wrapped;
+  });
   return st;
 }
 
