@@ -8,7 +8,7 @@ import { GatewayError, JSONRPC } from '../errors/gateway-error.js';
 import { accepts, isJsonContentType, readBody } from '../server/http-util.js';
 import { classify, errorResponse, type JsonRpcMessageInfo } from './jsonrpc.js';
 import { filterToolsListResponse } from './tool-filter.js';
-import { collectMessages } from './upstream-streamable.js';
+import { collectMessages, upstreamMediaType } from './upstream-streamable.js';
 import { StreamSink } from './downstream-sink.js';
 import { SseParser, formatSse } from './sse.js';
 import { newSessionId, type SessionRecord } from './sessions.js';
@@ -32,10 +32,6 @@ export class LegacySseEndpoint {
   readonly #streams = new Map<string, LegacyStream>();
 
   constructor(private readonly deps: EndpointDeps, private readonly messagesPath: string, private readonly keepAliveMs = 15_000) {}
-
-  get openStreams(): number {
-    return this.#streams.size;
-  }
 
   /** GET /NAME/sse */
   async open(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
@@ -219,7 +215,7 @@ function isToolsListReply(m: Record<string, unknown>, infos: JsonRpcMessageInfo[
 
 /** Write every JSON-RPC message of a JSON or SSE backend answer to a sink, as it arrives. */
 async function relayMessages(up: Parameters<typeof collectMessages>[0], sink: MessageSink, server: string): Promise<void> {
-  const type = String(up.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+  const type = upstreamMediaType(up);
   if (type === 'application/json') {
     for (const m of await collectMessages(up, undefined, MAX_REPLY, server)) sink.write(m);
     return;

@@ -9,6 +9,7 @@ import { upstreamError } from '../proxy/upstream-errors.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { classify, type JsonRpcId } from './jsonrpc.js';
 import { SseParser } from './sse.js';
+import { mediaTypeOf } from '../server/http-util.js';
 
 /** Where messages for one client request (or the client's standalone stream) are delivered. */
 export interface MessageSink {
@@ -60,7 +61,7 @@ export class SseUpstreamConnection {
     } catch (err) {
       throw upstreamError(err, this.server.name);
     }
-    const type = String(res.headers['content-type'] ?? '').split(';', 1)[0]!.trim().toLowerCase();
+    const type = mediaTypeOf(res.headers['content-type']);
     if (res.statusCode !== 200 || type !== 'text/event-stream') {
       await res.body.dump().catch(() => undefined);
       throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${this.server.name}" did not open an SSE stream (HTTP ${res.statusCode})`);

@@ -11,6 +11,7 @@ import type { ClientTls, UpstreamPools } from '../proxy/upstream-pool.js';
 import { upstreamError } from '../proxy/upstream-errors.js';
 import { GatewayError } from '../errors/gateway-error.js';
 import { SseParser } from './sse.js';
+import { mediaTypeOf } from '../server/http-util.js';
 import { relay, type RelayOutcome } from '../proxy/direct-relay.js';
 import type { ServerResponse } from 'node:http';
 
@@ -100,8 +101,7 @@ export async function readUpstreamText(res: UpstreamResponse, limit: number, ser
   return Buffer.concat(chunks, size).toString('utf8');
 }
 
-const mediaType = (h: string | string[] | undefined): string => ((Array.isArray(h) ? h[0] : h) ?? '').split(';', 1)[0]!.trim().toLowerCase();
-export const upstreamMediaType = (res: UpstreamResponse): string => mediaType(res.headers['content-type']);
+export const upstreamMediaType = (res: UpstreamResponse): string => mediaTypeOf(res.headers['content-type']);
 
 /**
  * Consume a JSON or SSE body and return every JSON-RPC message in it (used where the gateway

@@ -8,6 +8,7 @@
 import type { ServerResponse, IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { upstreamError } from './upstream-errors.js';
+import { mediaTypeOf } from '../server/http-util.js';
 
 export interface RelayRequest {
   readonly path: string;
@@ -27,7 +28,6 @@ export interface RelayOutcome {
 
 const MAX_OUTCOME_BODY = 1024 * 1024;
 
-export const mediaTypeOf = (h: string | string[] | undefined): string => ((Array.isArray(h) ? h[0] : h) ?? '').split(';', 1)[0]!.trim().toLowerCase();
 
 class RelayHandler implements Dispatcher.DispatchHandler {
   #mode: 'pending' | 'accepted' | 'json' | 'sse' | 'outcome' = 'pending';

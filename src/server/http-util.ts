@@ -77,6 +77,9 @@ export function accepts(accept: string | undefined, type: string): boolean {
   return types.includes(type) || types.includes('*/*') || types.includes(type.split('/')[0] + '/*');
 }
 
+/** the media type of a Content-Type header, lower case, without parameters ('' when absent) */
+export const mediaTypeOf = (h: string | string[] | undefined): string => ((Array.isArray(h) ? h[0] : h) ?? '').split(';', 1)[0]!.trim().toLowerCase();
+
 export function isJsonContentType(header: string | undefined): boolean {
   if (header === 'application/json') return true;
   return mediaTypes(header)[0] === 'application/json';
