@@ -747,6 +747,14 @@ describe('core policies through the gateway', () => {
       const ok = await post(u('sbs-expr'), INIT, { 'x-target': fx2.url });
       assert.equal(ok.status, 200, ok.text);
     });
+    it('an expression base-url obeys the SSRF rules: cloud metadata and link-local targets are refused, nothing sent', async () => {
+      for (const target of ['http://169.254.169.254/latest/meta-data', 'http://metadata.google.internal/computeMetadata', 'http://[fe80::1]/x']) {
+        const r = await post(u('sbs-expr'), INIT, { 'x-target': target });
+        assert.equal(r.status, 500, `${target}: ${r.text}`);
+        assert.match(r.headers.get('x-error') ?? '', /^set-backend-service\|/);
+        assert.doesNotMatch(r.text, /meta-data|computeMetadata/, 'the refused URL is not echoed');
+      }
+    });
     it('the standalone GET stream and DELETE follow the policy target too', async () => {
       const n2 = fx2.requests.length;
       const sid = await session(u('sbs-url'));

@@ -3,6 +3,7 @@
  * literal or expression) or `backend-id` (a named backend from the config's `backends`).
  */
 import type { PolicyDefinition } from '../pipeline/types.js';
+import { checkUrl as ssrfCheck, ssrfFromEnv } from './http/ssrf.js';
 
 function checkUrl(u: string): string {
   let url: URL;
@@ -41,10 +42,15 @@ export const setBackendService: PolicyDefinition = {
       }
     }
     const backends = cc.services.backends;
+    const baseIsExpression = baseAttr?.expression !== undefined;
+    const ssrf = ssrfFromEnv();
     return {
       run(ctx) {
         if (base) {
-          ctx.backend.baseUrl = checkUrl(base(ctx));
+          const u = checkUrl(base(ctx));
+          // a computed target obeys the outbound SSRF rules (link-local and cloud metadata addresses never)
+          if (baseIsExpression) ssrfCheck(u, ssrf, 'base-url');
+          ctx.backend.baseUrl = u;
           return;
         }
         const name = id!(ctx);
