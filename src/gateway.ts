@@ -20,7 +20,10 @@ import { PassthroughBackend } from './mcp/passthrough-backend.js';
 import { StreamableEndpoint, sendMcpError, type RequestContext } from './mcp/streamable-endpoint.js';
 import { LegacySseEndpoint } from './mcp/legacy-sse-endpoint.js';
 import { compileToolFilter } from './mcp/tool-filter.js';
-import { backendsOf, compileServerPolicies } from './mcp/server-policies.js';
+import { authServicesOf, backendsOf, compileServerPolicies } from './mcp/server-policies.js';
+import { ResourceMetadata } from './auth/resource-metadata.js';
+import { compileAuthorization } from './mcp/tool-access.js';
+import type { OpenIdCacheOptions } from './auth/openid-config.js';
 import { createRegistry } from './policies/registry.js';
 import { sendError, sendJson } from './server/http-util.js';
 import { checkHost, checkOrigin } from './server/origin.js';
@@ -30,6 +33,8 @@ export interface GatewayOptions {
   /** pre-opened store/cache (tests, embedding); otherwise opened from config */
   readonly store?: Store;
   readonly cache?: Cache;
+  /** OpenID configuration caching (tests: a clock, shorter intervals) */
+  readonly openid?: OpenIdCacheOptions;
 }
 
 interface ServerRoute {
@@ -60,7 +65,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   // every policy document is parsed and compiled here, once; a PolicyError stops the start with every problem
   let policies;
   try {
-    policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends });
+    policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends, auth: authServicesOf(config, { logger, ...opts.openid }) });
   } catch (err) {
     if (!opts.cache) await cache.close();
     throw err;
@@ -70,10 +75,11 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const pools = new UpstreamPools();
   const basePath = new URL(config.gateway.publicUrl).pathname.replace(/\/$/, '');
 
+  const metadata = new ResourceMetadata(config, policies, logger);
   const routes = new Map<string, ServerRoute>();
   for (const server of config.servers) {
     const backend = new PassthroughBackend(server, pools, sessions, logger.child({ server: server.name }), (delta) => metrics.sessions.inc([server.name], delta));
-    const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes, policies: policies.get(server.name), publicUrl: config.gateway.publicUrl };
+    const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes, policies: policies.get(server.name), publicUrl: config.gateway.publicUrl, auth: compileAuthorization(server, metadata.resourceOf(server.name)) };
     routes.set(server.name, {
       name: server.name,
       backend,
@@ -95,6 +101,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     const path = q === -1 ? url : url.slice(0, q);
     const rel = basePath && path.startsWith(basePath) ? path.slice(basePath.length) : path;
     if (rel === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    // RFC 9728 metadata of the protected servers (public: any origin may read it)
+    if (metadata.handle(path, req, res)) return;
     if (rel === '/readyz') {
       const [s, c] = await Promise.all([store.ping().catch(() => false), cache.ping().catch(() => false)]);
       const ok = s && c && !draining;
@@ -167,8 +175,10 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     sockets.add(s);
     s.on('close', () => sockets.delete(s));
   });
-  httpServer.on('clientError', (err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
+  httpServer.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // headers over Node's limit (e.g. a huge bearer token): 431, as Node itself would answer
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     else socket.destroy();
     void err;
   });

@@ -325,6 +325,7 @@ test('a full PRODUCT §3 config loads', async () => {
     maxBodyBytes: 4 * 1024 * 1024,
     drainTimeoutMs: 10_000,
     sessionTtlMs: 3_600_000,
+    entraAuthority: 'https://login.microsoftonline.com',
   });
   assert.equal(c.store, `sqlite:${path.join(FULL, '.gatehouse', 'gatehouse.db')}`);
   assert.equal(c.cache, 'memory');
@@ -382,6 +383,7 @@ test('defaults are applied', async () => {
     maxBodyBytes: 4194304,
     drainTimeoutMs: 10000,
     sessionTtlMs: 3600000,
+    entraAuthority: 'https://login.microsoftonline.com',
   });
   assert.equal(c.store, 'sqlite:/srv/gh/.gatehouse/gatehouse.db');
   assert.equal(c.cache, 'memory');
@@ -393,6 +395,7 @@ test('defaults are applied', async () => {
   assert.deepEqual(s.forwardHeaders, ['x-trace']);
   assert.equal(s.allowTools, undefined);
   assert.deepEqual(s.denyTools, []);
+  assert.deepEqual(s.toolAccess, []);
   assert.deepEqual(s.tools, [{ name: 't', scopes: [] }]);
   assert.equal(s.policies, undefined);
   assert.deepEqual(s.resourceMetadata, { authorizationServers: [], scopes: [] });

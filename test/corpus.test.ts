@@ -41,7 +41,7 @@ const CODE_VALUES: Record<string, string> = {
   MyTrafficSplitApp_TrafficSplitWeight: '50',
 };
 /** policies of other capabilities, not yet built: their "not available yet" problem is expected */
-const PENDING = ['validate-jwt', 'validate-azure-ad-token', 'get-authorization-context', 'authentication-managed-identity'];
+const PENDING = ['get-authorization-context', 'authentication-managed-identity'];
 const LLM = /<(azure-openai-[a-z-]+|llm-[a-z-]+)[\s/>]/;
 
 interface Doc {
@@ -55,6 +55,9 @@ interface Doc {
 function dummyValue(name: string): string {
   if (CODE_VALUES[name] !== undefined) return CODE_VALUES[name];
   if (/timeout|seconds|cachetime|expiration/i.test(name)) return '30';
+  // a signing key or secret is Base64 (validate-jwt <key>), a tenant is a tenant id
+  if (/key|secret/i.test(name)) return Buffer.alloc(32, 7).toString('base64');
+  if (/tenant/i.test(name)) return '00000000-0000-0000-0000-000000000001';
   // most named values end up in URLs, hosts or headers: a URL is valid in all of those
   return 'https://named-value.example.com/path';
 }

@@ -173,7 +173,7 @@ describe('policy load errors', () => {
     { name: 'missing attribute', xml: '<policies><inbound><set-variable value="1" /></inbound></policies>', expect: /1:20: <set-variable> requires the attribute "name"/ },
     { name: 'bad enum', xml: '<policies><inbound><set-header name="a" exists-action="merge"><value>x</value></set-header></inbound></policies>', expect: /exists-action.*must be one of override, skip, append, delete/ },
     { name: 'bad expression', xml: '<policies><inbound><set-variable name="a" value="@(context.Nope)" /></inbound></policies>', expect: /1:\d+: .*Nope/ },
-    { name: 'not-yet policy', xml: '<policies><inbound><validate-jwt header-name="Authorization" /></inbound></policies>', expect: /not available yet/ },
+    { name: 'not-yet policy', xml: '<policies><inbound><get-authorization-context provider-id="p" authorization-id="a" context-variable-name="c" /></inbound></policies>', expect: /not available yet/ },
     { name: 'two backend policies', xml: '<policies><backend><forward-request /><forward-request /></backend></policies>', expect: /backend section can contain only one policy/ },
   ];
   for (const c of cases) {

@@ -4,6 +4,8 @@
  * it passed the schema, so one `validate` run reports everything; each check therefore looks at the
  * data defensively and skips what is not of the expected shape (the schema reports that).
  */
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import type { CertificateConfig } from './types.js';
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -237,4 +239,50 @@ export async function readPolicies(doc: unknown, baseDir: string, problems: RawP
     else problems.push(r);
   }
   return sources;
+}
+
+/**
+ * `certificates`: each `cert` (and `key`) is PEM text or a PEM file path (relative to the config's
+ * folder); the certificate must parse and the key must match it. Problems name the id, never key material.
+ */
+export async function readCertificates(doc: unknown, baseDir: string, problems: RawProblem[]): Promise<Map<string, CertificateConfig>> {
+  const out = new Map<string, CertificateConfig>();
+  if (!isObj(doc) || !isObj(doc.certificates)) return out;
+  for (const [id, entry] of Object.entries(doc.certificates)) {
+    if (!isObj(entry)) continue;
+    const read = async (field: 'cert' | 'key'): Promise<string | undefined> => {
+      const v = entry[field];
+      if (typeof v !== 'string' || v.trim() === '') return undefined;
+      if (v.includes('-----BEGIN')) return v;
+      try {
+        return await readFile(path.resolve(baseDir, v.trim()), 'utf8');
+      } catch (e) {
+        problems.push({ path: ['certificates', id, field], anchor: 'value', safe: field === 'cert', message: `cannot read ${field === 'cert' ? 'certificate' : 'key'} file${field === 'cert' ? ` "${v.trim()}"` : ''}: ${fsErrorText(e)}` });
+        return undefined;
+      }
+    };
+    const cert = await read('cert');
+    const key = await read('key');
+    if (cert === undefined) continue;
+    let x509: X509Certificate;
+    try {
+      x509 = new X509Certificate(cert);
+    } catch {
+      problems.push({ path: ['certificates', id, 'cert'], anchor: 'value', safe: true, message: 'is not a PEM X.509 certificate' });
+      continue;
+    }
+    const passphrase = typeof entry.passphrase === 'string' ? entry.passphrase : undefined;
+    if (key !== undefined) {
+      try {
+        const k = createPrivateKey({ key, ...(passphrase !== undefined ? { passphrase } : {}) });
+        if (!x509.checkPrivateKey(k)) throw new Error('mismatch');
+      } catch (e) {
+        const why = (e as Error).message === 'mismatch' ? 'does not belong to the certificate' : 'is not a PEM private key (or the passphrase is wrong)';
+        problems.push({ path: ['certificates', id, 'key'], anchor: 'value', safe: true, message: `the private key ${why}` });
+        continue;
+      }
+    }
+    out.set(id, { cert, ...(key !== undefined ? { key } : {}), ...(passphrase !== undefined ? { passphrase } : {}) });
+  }
+  return out;
 }

@@ -30,9 +30,10 @@ import { ConfigError } from './errors.js';
 import { issuesToProblems, typeName, type RawProblem } from './issues.js';
 import { formatPath, objectLocator, YamlLocator, type Locator, type Path } from './positions.js';
 import { resolveNamedValues, substitute } from './substitute.js';
-import { fsErrorText, readPolicies, semanticChecks, splitListen, toOrigin } from './checks.js';
+import { fsErrorText, readCertificates, readPolicies, semanticChecks, splitListen, toOrigin } from './checks.js';
 import {
   DEFAULTS,
+  type CertificateConfig,
   type GatewayConfig,
   type GatewaySettings,
   type NamedValue,
@@ -154,6 +155,7 @@ async function finish(data: unknown, ctx: FinishContext): Promise<GatewayConfig>
   if (!parsed.success) later.push(...issuesToProblems(parsed.error.issues, sub.document));
   later.push(...semanticChecks(sub.document));
   const policies = await readPolicies(sub.document, ctx.baseDir, later);
+  const certificates = await readCertificates(sub.document, ctx.baseDir, later);
   // a string whose {{name}} did not resolve has its problem already; what the schema says about
   // the unsubstituted text ("invalid URL "{{x}}"") would only be noise
   raw.push(...later.filter((p) => !(p.anchor === 'value' && sub.unresolved.has(formatPath(p.path)))));
@@ -184,7 +186,7 @@ async function finish(data: unknown, ctx: FinishContext): Promise<GatewayConfig>
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(sortProblems(problems));
 
-  return deepFreeze(build(parsed.data, named.values, policies, ctx));
+  return deepFreeze(build(parsed.data, named.values, policies, certificates, ctx));
 }
 
 function firstLine(s: string): string {
@@ -244,6 +246,7 @@ function buildGateway(r: RawConfig): GatewaySettings {
     maxBodyBytes: g.maxBodyBytes ?? DEFAULTS.maxBodyBytes,
     drainTimeoutMs: Math.round((g.drainTimeout ?? DEFAULTS.drainTimeoutSeconds) * 1000),
     sessionTtlMs: Math.round((g.sessionTtl ?? DEFAULTS.sessionTtlSeconds) * 1000),
+    entraAuthority: (g.entraAuthority ?? DEFAULTS.entraAuthority).replace(/\/+$/, ''),
   };
 }
 
@@ -270,6 +273,7 @@ function buildServer(s: RawPassthroughServer, i: number, policies: Map<string, P
     forwardHeaders: [...new Set((s.forwardHeaders ?? []).map((h) => h.toLowerCase()))],
     allowTools: s.allowTools === undefined ? undefined : [...s.allowTools],
     denyTools: [...(s.denyTools ?? [])],
+    toolAccess: (s.toolAccess ?? []).map((r) => ({ tools: [...r.tools], claim: r.claim, values: [...r.values] })),
     tools: (s.tools ?? []).map((t, j) => withPolicies(
       { name: t.name, scopes: [...(t.scopes ?? [])] },
       policies.get(formatPath(['servers', i, 'tools', j, 'policies'])),
@@ -293,6 +297,7 @@ function build(
   r: RawConfig,
   namedValues: Map<string, NamedValue>,
   policies: Map<string, PolicySource>,
+  certificates: Map<string, CertificateConfig>,
   ctx: FinishContext,
 ): GatewayConfig {
   const servers: PassthroughServerConfig[] = [];
@@ -321,6 +326,7 @@ function build(
     ...(global === undefined ? {} : { policies: global }),
     fragments,
     products,
+    certificates,
     raw: r,
   };
 }

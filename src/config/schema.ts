@@ -82,6 +82,12 @@ const openapiTool = z.strictObject({
   scopes: z.array(nonEmpty).optional(),
 });
 
+const toolAccessRule = z.strictObject({
+  tools: z.array(toolGlob).min(1).describe('tool names or globs the rule governs'),
+  claim: nonEmpty.describe('a claim of the validated token, e.g. roles, groups, scp'),
+  values: z.array(nonEmpty).min(1).describe('the caller qualifies when the claim holds any of these'),
+});
+
 const serverName = z.string().regex(/^[a-z0-9][a-z0-9-_]{0,62}$/, 'must be lowercase letters, digits, - and _ (URL segment), starting with a letter or digit');
 
 const serverCommon = {
@@ -92,6 +98,7 @@ const serverCommon = {
   resourceMetadata: resourceMetadata.optional(),
   allowTools: z.array(toolGlob).optional(),
   denyTools: z.array(toolGlob).optional(),
+  toolAccess: z.array(toolAccessRule).optional().describe('per-caller tool access by token claim: a governed tool is listed and callable only for callers whose claim holds one of the values'),
 };
 
 export const passthroughServer = z.strictObject({
@@ -159,6 +166,7 @@ export const config = z.strictObject({
     drainTimeout: z.number().positive().optional().describe('seconds to drain in-flight requests on SIGTERM; default 10'),
     sessionTtl: z.number().positive().optional().describe('idle seconds before an MCP session ends; default 3600'),
     admin: z.strictObject({ token: secretString }).optional(),
+    entraAuthority: httpUrl.optional().describe('Entra ID authority of validate-azure-ad-token; default https://login.microsoftonline.com'),
   }).optional(),
   store: z.string().regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://...').optional(),
   cache: z.string().regex(/^(memory$|redis:\/\/|rediss:\/\/)/, 'must be "memory" or redis://...').optional(),
@@ -166,6 +174,11 @@ export const config = z.strictObject({
   policies: policyRef.optional(),
   fragments: z.record(nonEmpty, policyRef).optional(),
   backends: z.record(nonEmpty, backendRef).optional(),
+  certificates: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, 'certificate ids are letters, digits, . _ -'), z.strictObject({
+    cert: nonEmpty.describe('X.509 certificate: PEM text or a PEM file path'),
+    key: secretString.optional().describe('its private key: PEM text or a PEM file path (needed to decrypt tokens)'),
+    passphrase: secretString.optional(),
+  })).optional().describe('certificates for certificate-id (validate-jwt keys)'),
   identity: z.strictObject({ provider: nonEmpty, connection: nonEmpty }).optional(),
   servers: z.array(server).optional(),
   products: z.array(product).optional(),

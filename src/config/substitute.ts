@@ -38,7 +38,8 @@ export function isPolicyRefPath(path: Path): boolean {
 export function isSecretStringPath(path: Path): boolean {
   const [a, b, c, d] = path;
   if (path.length === 3) {
-    return (a === 'gateway' && b === 'admin' && c === 'token') || (a === 'authorization' && b === 'upstream' && c === 'clientSecret');
+    return (a === 'gateway' && b === 'admin' && c === 'token') || (a === 'authorization' && b === 'upstream' && c === 'clientSecret') ||
+      (a === 'certificates' && typeof b === 'string' && (c === 'key' || c === 'passphrase'));
   }
   return path.length === 4 && a === 'credentials' && b === 'providers' && typeof c === 'number' && d === 'clientSecret';
 }

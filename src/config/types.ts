@@ -38,6 +38,8 @@ export interface PassthroughServerConfig {
   readonly denyTools: readonly string[];
   readonly tools: readonly ToolConfig[];
   readonly policies?: PolicySource;
+  /** per-caller tool access rules on token claims */
+  readonly toolAccess: readonly ToolAccessRule[];
   readonly resourceMetadata?: {
     readonly authorizationServers: readonly string[];
     readonly scopes: readonly string[];
@@ -47,6 +49,20 @@ export interface PassthroughServerConfig {
 }
 
 export type ServerConfig = PassthroughServerConfig;
+
+/** a tool matching `tools` is listed and callable only for callers whose `claim` holds one of `values` */
+export interface ToolAccessRule {
+  readonly tools: readonly string[];
+  readonly claim: string;
+  readonly values: readonly string[];
+}
+
+/** a certificate of `certificates` (PEM text, files read at load) */
+export interface CertificateConfig {
+  readonly cert: string;
+  readonly key?: string;
+  readonly passphrase?: string;
+}
 
 /** An APIM product: a bundle of servers that subscriptions grant. */
 export interface ProductConfig {
@@ -71,6 +87,8 @@ export interface GatewaySettings {
   readonly maxBodyBytes: number;
   readonly drainTimeoutMs: number;
   readonly sessionTtlMs: number;
+  /** Entra ID authority for validate-azure-ad-token, without a trailing slash */
+  readonly entraAuthority: string;
 }
 
 export interface GatewayConfig {
@@ -87,6 +105,8 @@ export interface GatewayConfig {
   readonly policies?: PolicySource;
   /** policy fragments by id (`fragments`); always set by loadConfig (optional for hand-built configs) */
   readonly fragments?: ReadonlyMap<string, PolicySource>;
+  /** certificates by id (`certificates`); always set by loadConfig (optional for hand-built configs) */
+  readonly certificates?: ReadonlyMap<string, CertificateConfig>;
   /** products (`products`); always set by loadConfig (optional for hand-built configs) */
   readonly products?: readonly ProductConfig[];
   /** the validated raw document (after env/named-value substitution); keys not yet used by the runtime live here */
@@ -109,4 +129,5 @@ export const DEFAULTS = {
   backendTimeoutSeconds: 30,
   drainTimeoutSeconds: 10,
   sessionTtlSeconds: 3600,
+  entraAuthority: 'https://login.microsoftonline.com',
 } as const;

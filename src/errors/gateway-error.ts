@@ -19,6 +19,8 @@ export type GatewayErrorCode =
   | 'GW_ERR_ORIGIN_FORBIDDEN'
   | 'GW_ERR_HOST_FORBIDDEN'
   | 'GW_ERR_TOOL_NOT_ALLOWED'
+  | 'GW_ERR_UNAUTHORIZED'
+  | 'GW_ERR_INSUFFICIENT_SCOPE'
   | 'GW_ERR_UPSTREAM_CONNECT'
   | 'GW_ERR_UPSTREAM_TIMEOUT'
   | 'GW_ERR_UPSTREAM_PROTOCOL'
@@ -53,6 +55,8 @@ const DEFAULT_STATUS: Record<GatewayErrorCode, number> = {
   GW_ERR_ORIGIN_FORBIDDEN: 403,
   GW_ERR_HOST_FORBIDDEN: 403,
   GW_ERR_TOOL_NOT_ALLOWED: 403,
+  GW_ERR_UNAUTHORIZED: 401,
+  GW_ERR_INSUFFICIENT_SCOPE: 403,
   GW_ERR_UPSTREAM_CONNECT: 502,
   GW_ERR_UPSTREAM_TIMEOUT: 504,
   GW_ERR_UPSTREAM_PROTOCOL: 502,
@@ -66,11 +70,13 @@ export class GatewayError extends Error {
   readonly status: number;
   readonly jsonRpcCode: number;
   readonly detail: Readonly<Record<string, unknown>> | undefined;
+  /** response headers that belong to the error (WWW-Authenticate of a 401/403) */
+  readonly headers: Readonly<Record<string, string>> | undefined;
 
   constructor(
     code: GatewayErrorCode,
     message: string,
-    opts: { status?: number; jsonRpcCode?: number; detail?: Record<string, unknown>; cause?: unknown } = {},
+    opts: { status?: number; jsonRpcCode?: number; detail?: Record<string, unknown>; cause?: unknown; headers?: Record<string, string> } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
@@ -78,6 +84,7 @@ export class GatewayError extends Error {
     this.status = opts.status ?? DEFAULT_STATUS[code];
     this.jsonRpcCode = opts.jsonRpcCode ?? (code === 'GW_ERR_PARSE' ? JSONRPC.PARSE_ERROR : code === 'GW_ERR_INVALID_REQUEST' ? JSONRPC.INVALID_REQUEST : code === 'GW_ERR_INTERNAL' ? JSONRPC.INTERNAL_ERROR : JSONRPC.SERVER_ERROR);
     this.detail = opts.detail;
+    this.headers = opts.headers;
   }
 }
 

@@ -7,7 +7,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, JSONRPC } from '../errors/gateway-error.js';
 import { accepts, isJsonContentType, readBody } from '../server/http-util.js';
 import { classify, errorResponse, type JsonRpcMessageInfo } from './jsonrpc.js';
-import { filterToolsListResponse } from './tool-filter.js';
+import { filterToolsListResponse, type ToolFilter } from './tool-filter.js';
+import { checkToolScopes, filterFor } from './tool-access.js';
 import { collectMessages, upstreamMediaType } from './upstream-streamable.js';
 import { StreamSink } from './downstream-sink.js';
 import { SseParser, formatSse } from './sse.js';
@@ -22,6 +23,8 @@ interface LegacyStream {
   readonly sink: MessageSink;
   readonly res: ServerResponse;
   initialized: boolean;
+  /** the validated caller that opened the stream: every POST to it must be the same caller */
+  readonly subject: string | null;
   /** the backend's standalone stream (Streamable HTTP backends), relayed onto the client's stream */
   backendStream?: AbortController;
 }
@@ -43,12 +46,12 @@ export class LegacySseEndpoint {
     if (!accepts(req.headers.accept, 'text/event-stream')) {
       throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept text/event-stream');
     }
-    await this.#withPolicies(req, res, ctx, undefined, undefined, undefined, async () => this.#openStream(res));
+    await this.#withPolicies(req, res, ctx, undefined, undefined, undefined, async (ov) => this.#openStream(res, ov?.principal?.subject ?? null));
   }
 
-  #openStream(res: ServerResponse): void {
+  #openStream(res: ServerResponse, subject: string | null): void {
     const id = newSessionId();
-    const stream: LegacyStream = { sink: new StreamSink(res), res, initialized: false };
+    const stream: LegacyStream = { sink: new StreamSink(res), res, initialized: false, subject };
     this.#streams.set(id, stream);
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     res.write(formatSse({ event: 'endpoint', data: `${this.messagesPath}?sessionId=${id}` }));
@@ -100,6 +103,10 @@ export class LegacySseEndpoint {
 
     const single = infos.length === 1 ? infos[0] : undefined;
     await this.#withPolicies(req, res, ctx, body, single, id, async (ov) => {
+      // the stream belongs to the caller that opened it (checklist 58); another caller finds no session
+      if ((ov?.principal?.subject ?? null) !== stream.subject) throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
+      const filter = filterFor(this.deps.filter, this.deps.auth, ov?.principal);
+      for (const i of infos) if (i.kind === 'request' && i.toolName !== undefined && filter.allows(i.toolName)) checkToolScopes(this.deps.auth, i.toolName, ov?.principal);
       let items = infos;
       if (ov?.body !== undefined) {
         // a policy replaced the message
@@ -114,7 +121,7 @@ export class LegacySseEndpoint {
       // the legacy transport answers every accepted POST with 202; the replies go on the stream
       res.writeHead(202, { 'content-type': 'text/plain' }).end('Accepted');
       const overrides: Overrides | undefined = ov ? { headers: ov.headers, target: { url: ov.target, method: ov.method, timeoutMs: ov.timeoutMs, tls: ov.tls } } : undefined;
-      void this.#deliver(id, stream, items, init, req, overrides).catch((err: unknown) => {
+      void this.#deliver(id, stream, items, init, req, overrides, filter).catch((err: unknown) => {
         const e = err instanceof GatewayError ? err : new GatewayError('GW_ERR_INTERNAL', 'internal error');
         for (const i of items) if (i.kind === 'request') stream.sink.write(errorResponse(i.id, JSONRPC.INTERNAL_ERROR, e.message));
       });
@@ -135,6 +142,7 @@ export class LegacySseEndpoint {
       protocolVersion: undefined,
       server: this.deps.backend.server,
       publicUrl: this.deps.publicUrl,
+      resource: this.deps.auth.resource,
       requestId: ctx.requestId,
       canHandBack: false,
       action: (ov) => action(ov),
@@ -143,14 +151,13 @@ export class LegacySseEndpoint {
     if (pctx.failure) ctx.errorCode = pctx.failure.reason;
   }
 
-  async #deliver(id: string, stream: LegacyStream, infos: JsonRpcMessageInfo[], init: JsonRpcMessageInfo | undefined, req: IncomingMessage, ov: Overrides | undefined): Promise<void> {
+  async #deliver(id: string, stream: LegacyStream, infos: JsonRpcMessageInfo[], init: JsonRpcMessageInfo | undefined, req: IncomingMessage, ov: Overrides | undefined, filter: ToolFilter): Promise<void> {
     const backend = this.deps.backend;
-    const filter = this.deps.filter;
     const sink: MessageSink = filter.active
       ? { write: (m) => stream.sink.write(isToolsListReply(m, infos) ? filterToolsListResponse(m, filter) : m) }
       : stream.sink;
     if (init) {
-      const out = await backend.initialize(init.message, req.headers, 'sse', id, sink, ov);
+      const out = await backend.initialize(init.message, req.headers, 'sse', id, sink, ov, stream.subject);
       stream.initialized = !('error' in out.response);
       sink.write(out.response);
       if (stream.initialized && backend.streamable) this.#openBackendStream(stream, out.record, req);

@@ -75,7 +75,7 @@ export class PassthroughBackend {
   }
 
   /** Initialize a backend session for a new client session and store the record. */
-  async initialize(message: Record<string, unknown>, client: IncomingHttpHeaders, downstream: SessionRecord['downstream'], sessionId = newSessionId(), sink?: MessageSink, ov?: Overrides): Promise<InitializeOutcome> {
+  async initialize(message: Record<string, unknown>, client: IncomingHttpHeaders, downstream: SessionRecord['downstream'], sessionId = newSessionId(), sink?: MessageSink, ov?: Overrides, subject: string | null = null): Promise<InitializeOutcome> {
     const params = { ...((message.params as Record<string, unknown> | undefined) ?? {}) };
     // MCP lifecycle: a server answers an unsupported version with its latest; make sure the backend
     // is never asked for a version the gateway itself can't speak
@@ -83,7 +83,7 @@ export class PassthroughBackend {
     const initMessage = { ...message, params };
     const record: SessionRecord = {
       server: this.server.name,
-      subject: null,
+      subject,
       protocolVersion: params.protocolVersion as string,
       initParams: params,
       downstream,

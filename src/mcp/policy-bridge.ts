@@ -17,6 +17,8 @@ import type { PassthroughServerConfig } from '../config/types.js';
 import type { JsonRpcMessageInfo } from './jsonrpc.js';
 import type { ClientTls } from '../proxy/upstream-pool.js';
 import { getBackendClientCertificate, tlsOptions } from '../policies/http/certificate.js';
+import type { ProtectedResource } from '../auth/challenge.js';
+import type { Principal } from '../auth/principal.js';
 
 export interface PolicyOverrides {
   readonly method: string;
@@ -29,6 +31,8 @@ export interface PolicyOverrides {
   readonly body: string | undefined;
   /** client certificate for the backend connection (authentication-certificate) */
   readonly tls: ClientTls | undefined;
+  /** the caller a token policy validated (sessions, tool scopes, tool access) */
+  readonly principal: Principal | undefined;
 }
 
 export type ActionMode = 'direct' | 'headers-first' | 'buffer';
@@ -51,6 +55,8 @@ export interface BridgeInput {
   readonly server: PassthroughServerConfig;
   readonly publicUrl: string;
   readonly requestId: string;
+  /** the server as a protected resource (token policies' default audience and challenges) */
+  readonly resource?: ProtectedResource | undefined;
   /** true when the action can hand its answer back (Streamable HTTP POSTs); others always write directly */
   readonly canHandBack: boolean;
   readonly action: (ov: PolicyOverrides, mode: ActionMode) => Promise<ActionResult | void>;
@@ -111,7 +117,7 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
     method: req.method ?? 'POST',
     url: `${input.publicUrl}${req.url ?? '/'}`,
     path: pathOf(input.publicUrl, req.url),
-    headers: req.headers,
+    headers: requestHeaders(req),
     body: input.body,
     ipAddress: req.socket.remoteAddress ?? '',
     server,
@@ -148,6 +154,7 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
       headers,
       body: ctx.request.body ? ctx.request.body.peekText() : undefined,
       tls: clientTls(ctx),
+      principal: ctx.principal,
     };
     // response headers policies set before the backend answered (cors, rate-limit remaining calls …)
     const early: [string, string[]][] = [];
@@ -172,18 +179,46 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
     }
   };
   const ctx = new PipelineContext(expr, { baseUrl: server.backend.url, path: '', timeoutMs: server.backend.timeoutMs }, forward, input.trace ? { trace: true } : {});
+  ctx.resource = input.resource;
   try {
     await runPipeline(input.pipeline, ctx);
   } catch (err) {
     if (result?.stream) discard(result.stream);
     throw err;
   }
+  keepChallenge(ctx);
   if (written) return ctx;
   // a policy answered instead of the backend (or replaced its answer): the stream is not used
   const fromBackend = result !== undefined && ctx.response === result.response;
   if (!fromBackend && result?.stream) discard(result.stream);
   input.write(ctx, fromBackend ? result : undefined);
   return ctx;
+}
+
+/**
+ * A 401/403 of a token policy or of the tool-scope check carries its Bearer challenge even when
+ * on-error built the answer itself (return-response without WWW-Authenticate): MCP clients find the
+ * Protected Resource Metadata through it.
+ */
+function keepChallenge(ctx: PipelineContext): void {
+  const challenge = ctx.failure?.headers?.['www-authenticate'];
+  if (challenge === undefined || !ctx.hasResponse) return;
+  const r = ctx.response;
+  if (r.statusCode === ctx.failure!.status && !r.headers.has('www-authenticate')) r.headers.set('www-authenticate', challenge);
+}
+
+/**
+ * The client's headers as policies see them. Node keeps only the first of several Authorization
+ * headers; a token policy must see them all to refuse the ambiguity (checklist 12).
+ */
+function requestHeaders(req: IncomingMessage): IncomingMessage['headers'] {
+  const raw = req.rawHeaders;
+  let n = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') n++;
+  if (n < 2) return req.headers;
+  const all: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization') all.push(raw[i + 1]!);
+  return { ...req.headers, authorization: all as unknown as string };
 }
 
 /** drop a backend body nobody will read (undici reports the abort as an error event: swallow it) */

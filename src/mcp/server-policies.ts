@@ -11,13 +11,60 @@ import { PolicyError, sortPolicyProblems, type PolicyProblem } from '../policy/e
 import type { NamedValueLookup } from '../policy/named-values.js';
 import { compilePipeline, type PolicyRegistry } from '../pipeline/compile.js';
 import type { CompiledPipeline } from '../pipeline/run.js';
-import type { CompileServices } from '../pipeline/types.js';
+import type { AuthServices, CompileServices } from '../pipeline/types.js';
+import type { EffectivePolicy } from '../policy/compose.js';
+import type { PolicyElement } from '../policy/document.js';
+import { OpenIdConfigCache, type OpenIdCacheOptions } from '../auth/openid-config.js';
+import { ssrfFromEnv } from '../policies/http/ssrf.js';
 
 export interface ServerPolicies {
   /** global → server: every request of the server that isn't a configured tool's call */
   readonly server: CompiledPipeline;
   /** global → server → tool, by tool name */
   readonly tools: ReadonlyMap<string, CompiledPipeline>;
+  /** some pipeline of the server validates tokens (validate-jwt / validate-azure-ad-token): it is a protected resource */
+  readonly validatesTokens: boolean;
+  /** authorization servers the token policies trust (their OpenID issuers), for the server's PRM when the config names none */
+  readonly issuers: readonly string[];
+}
+
+const TOKEN_POLICIES = new Set(['validate-jwt', 'validate-azure-ad-token']);
+
+/** token policies of an effective policy (inside control flow too) and the issuers they name */
+function tokenPolicies(effective: EffectivePolicy, authority: string): { found: boolean; issuers: string[] } {
+  let found = false;
+  const issuers: string[] = [];
+  const walk = (el: PolicyElement): void => {
+    if (TOKEN_POLICIES.has(el.name)) {
+      found = true;
+      if (el.name === 'validate-jwt') {
+        for (const c of el.children) {
+          if (c.type !== 'element' || c.name !== 'openid-config') continue;
+          const url = c.attributes.get('url');
+          if (!url || url.expression) continue;
+          const base = url.raw.trim().replace(/\/\.well-known\/(openid-configuration|oauth-authorization-server)\/?$/, '');
+          if (/^https?:\/\//i.test(base)) issuers.push(base);
+        }
+      } else {
+        const t = el.attributes.get('tenant-id');
+        const a = el.attributes.get('authentication-endpoint');
+        if (t && !t.expression && !a?.expression) issuers.push(`${(a?.raw.trim() || authority).replace(/\/+$/, '')}/${t.raw.trim()}/v2.0`);
+      }
+      return;
+    }
+    for (const c of el.children) if (c.type === 'element') walk(c);
+  };
+  for (const list of Object.values(effective)) for (const e of list) walk(e.element);
+  return { found, issuers };
+}
+
+/** the token-validation services of a configuration: one OpenID cache, its certificates, the Entra authority */
+export function authServicesOf(config: GatewayConfig, opts: OpenIdCacheOptions = {}): AuthServices {
+  return {
+    openid: new OpenIdConfigCache({ ssrf: ssrfFromEnv(), ...opts }),
+    certificates: new Map(config.certificates ?? []),
+    entraAuthority: config.gateway.entraAuthority ?? 'https://login.microsoftonline.com',
+  };
 }
 
 /** the config's named backends (for set-backend-service backend-id) */
@@ -45,7 +92,9 @@ function collect<T>(problems: PolicyProblem[], fn: () => T): T | undefined {
   }
 }
 
-export function compileServerPolicies(config: GatewayConfig, registry: PolicyRegistry, services: CompileServices): Map<string, ServerPolicies> {
+export function compileServerPolicies(config: GatewayConfig, registry: PolicyRegistry, given: CompileServices): Map<string, ServerPolicies> {
+  const services: CompileServices = given.auth ? given : { ...given, auth: authServicesOf(config) };
+  const authority = services.auth!.entraAuthority;
   const problems: PolicyProblem[] = [];
   const lookup: NamedValueLookup = (name) => config.namedValues.get(name);
   const where = (src: PolicySource) => src.file ?? config.file ?? '<config>';
@@ -66,11 +115,21 @@ export function compileServerPolicies(config: GatewayConfig, registry: PolicyReg
 
   const global = expand(parse(config.policies));
   const out = new Map<string, ServerPolicies>();
+  let validates = false;
+  let issuers: string[] = [];
   const compile = (docs: { scope: 'global' | 'api' | 'operation'; doc: PolicyDocument | undefined }[]) =>
-    collect(problems, () => compilePipeline(composeScopes(docs), registry, services));
+    collect(problems, () => {
+      const effective = composeScopes(docs);
+      const t = tokenPolicies(effective, authority);
+      if (t.found) validates = true;
+      issuers.push(...t.issuers);
+      return compilePipeline(effective, registry, services);
+    });
 
   const servers: readonly PassthroughServerConfig[] = config.servers;
   for (const s of servers) {
+    validates = false;
+    issuers = [];
     const serverDoc = expand(parse(s.policies));
     const server = compile([{ scope: 'global', doc: global }, { scope: 'api', doc: serverDoc }]);
     const tools = new Map<string, CompiledPipeline>();
@@ -80,7 +139,7 @@ export function compileServerPolicies(config: GatewayConfig, registry: PolicyReg
       const p = compile([{ scope: 'global', doc: global }, { scope: 'api', doc: serverDoc }, { scope: 'operation', doc: toolDoc }]);
       if (p) tools.set(t.name, p);
     }
-    if (server) out.set(s.name, { server, tools });
+    if (server) out.set(s.name, { server, tools, validatesTokens: validates, issuers: [...new Set(issuers)] });
   }
   if (problems.length > 0) throw new PolicyError(sortPolicyProblems(dedupe(problems)));
   return out;

@@ -17,6 +17,7 @@ import { pipelineFor, type ServerPolicies } from './server-policies.js';
 import { runWithPolicies, responseHeaders, type ActionMode, type ActionResult, type PolicyOverrides } from './policy-bridge.js';
 import { newResponse, type PipelineContext } from '../pipeline/context.js';
 import type { Overrides } from './passthrough-backend.js';
+import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
 
 export interface RequestContext {
   readonly requestId: string;
@@ -35,6 +36,8 @@ export interface EndpointDeps {
   readonly policies: ServerPolicies | undefined;
   /** the gateway's public base URL (context.Request.Url) */
   readonly publicUrl: string;
+  /** the server as a protected resource: tool scopes, tool access, its challenges */
+  readonly auth: ServerAuthorization;
 }
 
 type Action = (ov: PolicyOverrides | undefined, mode: ActionMode) => Promise<ActionResult | void>;
@@ -48,7 +51,7 @@ export function sendMcpError(res: ServerResponse, err: GatewayError, id: string 
     return;
   }
   const body = JSON.stringify(errorResponse(id, err.jsonRpcCode, err.message));
-  res.writeHead(err.status, { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
+  res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
 
@@ -158,6 +161,7 @@ export class StreamableEndpoint {
       protocolVersion: session?.record.protocolVersion,
       server: this.deps.backend.server,
       publicUrl: this.deps.publicUrl,
+      resource: this.deps.auth.resource,
       requestId: ctx.requestId,
       canHandBack,
       action,
@@ -167,35 +171,40 @@ export class StreamableEndpoint {
   }
 
   async #forwardPost(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, session: { id: string; record: SessionRecord }, body: Buffer, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode): Promise<ActionResult | void> {
-    if (info.kind === 'request' && info.toolName !== undefined && !this.deps.filter.allows(info.toolName)) {
-      // never reaches the backend (PRODUCT §6): an in-band JSON-RPC error, as for an unknown tool
-      ctx.errorCode = 'GW_ERR_TOOL_NOT_ALLOWED';
-      jsonReply(res, 200, errorResponse(info.id, JSONRPC.INVALID_PARAMS, `Unknown tool: ${info.toolName}`));
-      return;
+    checkSubject(session.record, ov?.principal);
+    const filter = filterFor(this.deps.filter, this.deps.auth, ov?.principal);
+    if (info.kind === 'request' && info.toolName !== undefined) {
+      if (!filter.allows(info.toolName)) {
+        // never reaches the backend (PRODUCT §6): an in-band JSON-RPC error, as for an unknown tool
+        ctx.errorCode = 'GW_ERR_TOOL_NOT_ALLOWED';
+        jsonReply(res, 200, errorResponse(info.id, JSONRPC.INVALID_PARAMS, `Unknown tool: ${info.toolName}`));
+        return;
+      }
+      checkToolScopes(this.deps.auth, info.toolName, ov?.principal);
     }
     const payload = ov?.body !== undefined ? ov.body : body;
     const backend = this.deps.backend;
     if (!backend.streamable) {
       const message = ov?.body !== undefined ? classify(safeJson(ov.body)) ?? info : info;
-      return this.#sendSse(session.id, res, [message]);
+      return this.#sendSse(session.id, res, [message], filter);
     }
     const overrides = toOverrides(ov);
-    const filtering = info.method === 'tools/list' && this.deps.filter.active;
+    const filtering = info.method === 'tools/list' && filter.active;
     if (mode === 'direct') {
       if (filtering) {
         const up = await backend.post(session.id, session.record, payload, req.headers, undefined, overrides);
-        return this.#relay(up, res, info);
+        return this.#relay(up, res, info, filter);
       }
       const out = await backend.relay(session.id, session.record, payload, req.headers, res, overrides);
       if (out) this.#fail(out.status, out.contentType, out.body.toString('utf8'), res);
       return;
     }
     const up = await backend.post(session.id, session.record, payload, req.headers, undefined, overrides);
-    return this.#handBack(up, mode, filtering ? info : undefined);
+    return this.#handBack(up, mode, filtering ? info : undefined, filter);
   }
 
   /** The backend's answer as a response for outbound policies (buffered only when it must be). */
-  async #handBack(up: UpstreamResponse, mode: ActionMode, filterFor: JsonRpcMessageInfo | undefined): Promise<ActionResult> {
+  async #handBack(up: UpstreamResponse, mode: ActionMode, filterFor: JsonRpcMessageInfo | undefined, filter: ToolFilter): Promise<ActionResult> {
     const server = this.deps.backend.server.name;
     const status = up.status;
     if (status === 202) {
@@ -211,12 +220,12 @@ export class StreamableEndpoint {
     }
     if (type === 'application/json') {
       const text = await readUpstreamText(up, MAX_FILTERED_BODY, server);
-      return { response: jsonResponse(status, filterFor ? this.#filterJson(text, filterFor.id) : text) };
+      return { response: jsonResponse(status, filterFor ? this.#filterJson(text, filterFor.id, filter) : text) };
     }
     if (type === 'text/event-stream') {
       if (mode === 'buffer' || filterFor) {
         let text = await readUpstreamText(up, MAX_FILTERED_BODY, server);
-        if (filterFor) text = mapSseData(text, (d) => this.#filterJson(d, filterFor.id));
+        if (filterFor) text = mapSseData(text, (d) => this.#filterJson(d, filterFor.id, filter));
         const r = newResponse(status, 'OK', text);
         r.headers.set('content-type', 'text/event-stream');
         return { response: r };
@@ -246,7 +255,7 @@ export class StreamableEndpoint {
 
   async #initialize(req: IncomingMessage, res: ServerResponse, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode = 'direct'): Promise<ActionResult | void> {
     const message = ov?.body !== undefined ? (safeJson(ov.body) as Record<string, unknown> | undefined) ?? info.message : info.message;
-    const out = await this.deps.backend.initialize(message, req.headers, 'streamable-http', undefined, undefined, toOverrides(ov));
+    const out = await this.deps.backend.initialize(message, req.headers, 'streamable-http', undefined, undefined, toOverrides(ov), ov?.principal?.subject ?? null);
     if (mode !== 'direct') {
       // outbound policies see the answer first; the session id header goes out with it (writePolicyResponse)
       const r = jsonResponse(200, JSON.stringify(out.response));
@@ -278,17 +287,24 @@ export class StreamableEndpoint {
       infos.push(info);
     }
     return this.#withPolicies(req, res, ctx, body, undefined, session, false, async (ov) => {
+      checkSubject(session.record, ov?.principal);
+      const filter = filterFor(this.deps.filter, this.deps.auth, ov?.principal);
+      for (const info of infos) {
+        if (info.kind !== 'request' || info.toolName === undefined) continue;
+        if (!filter.allows(info.toolName)) throw new GatewayError('GW_ERR_TOOL_NOT_ALLOWED', `Unknown tool: ${info.toolName}`, { status: 400, jsonRpcCode: JSONRPC.INVALID_PARAMS });
+        checkToolScopes(this.deps.auth, info.toolName, ov?.principal);
+      }
       const payload = ov?.body !== undefined ? ov.body : body;
       if (this.deps.backend.streamable) {
         const up = await this.deps.backend.post(session.id, session.record, payload, req.headers, undefined, toOverrides(ov));
-        return this.#relay(up, res, infos.find((i) => i.method === 'tools/list'));
+        return this.#relay(up, res, infos.find((i) => i.method === 'tools/list'), filter);
       }
-      return this.#sendSse(session.id, res, infos);
+      return this.#sendSse(session.id, res, infos, filter);
     });
   }
 
   /** Legacy-SSE backend: send each message; requests' replies come back through a reply sink. */
-  async #sendSse(sessionId: string, res: ServerResponse, infos: JsonRpcMessageInfo[]): Promise<void> {
+  async #sendSse(sessionId: string, res: ServerResponse, infos: JsonRpcMessageInfo[], filter: ToolFilter): Promise<void> {
     const conn = this.deps.backend.sseConnection(sessionId)!;
     const requests = infos.filter((i) => i.kind === 'request');
     if (requests.length === 0) {
@@ -296,7 +312,6 @@ export class StreamableEndpoint {
       res.writeHead(202).end();
       return;
     }
-    const filter = this.deps.filter;
     const toolsListIds = new Set(requests.filter((i) => i.method === 'tools/list').map((i) => i.id));
     const inner = new RequestReplySink(res, {}, new Set(requests.map((i) => i.id!)));
     const sink = filter.active && toolsListIds.size > 0
@@ -306,7 +321,7 @@ export class StreamableEndpoint {
   }
 
   /** Relay a Streamable HTTP backend's answer: JSON and SSE bodies stream through unbuffered. */
-  async #relay(up: UpstreamResponse, res: ServerResponse, request: JsonRpcMessageInfo | undefined): Promise<void> {
+  async #relay(up: UpstreamResponse, res: ServerResponse, request: JsonRpcMessageInfo | undefined, filter: ToolFilter = this.deps.filter): Promise<void> {
     const status = up.status;
     if (status === 202) {
       await up.body.dump().catch(() => undefined);
@@ -319,11 +334,11 @@ export class StreamableEndpoint {
       return this.#fail(status, type, text, res);
     }
     const type = upstreamMediaType(up);
-    const filtering = request?.method === 'tools/list' && this.deps.filter.active;
+    const filtering = request?.method === 'tools/list' && filter.active;
     if (type === 'application/json') {
       if (filtering) {
         const text = await readUpstreamText(up, MAX_FILTERED_BODY, this.deps.backend.server.name);
-        jsonReply(res, status, this.#filterJson(text, request!.id));
+        jsonReply(res, status, this.#filterJson(text, request!.id, filter));
         return;
       }
       const headers: Record<string, string> = { 'content-type': 'application/json' };
@@ -342,7 +357,7 @@ export class StreamableEndpoint {
       }
       const parser = new SseParser((e) => {
         let data = e.data;
-        if (data !== '' && (e.event === undefined || e.event === 'message')) data = this.#filterJson(data, request!.id);
+        if (data !== '' && (e.event === undefined || e.event === 'message')) data = this.#filterJson(data, request!.id, filter);
         res.write(formatSse({ ...e, data }));
       }, MAX_FILTERED_BODY);
       up.body.setEncoding('utf8');
@@ -357,14 +372,14 @@ export class StreamableEndpoint {
   }
 
   /** Filter a tools/list answer (or leave any other message alone). */
-  #filterJson(text: string, id: string | number | undefined): string {
+  #filterJson(text: string, id: string | number | undefined, filter: ToolFilter): string {
     let value: unknown;
     try {
       value = JSON.parse(text);
     } catch {
       throw new GatewayError('GW_ERR_UPSTREAM_PROTOCOL', `backend of server "${this.deps.backend.server.name}" sent invalid JSON`);
     }
-    const filterOne = (m: unknown) => (typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id && 'result' in m ? filterToolsListResponse(m as Record<string, unknown>, this.deps.filter) : m);
+    const filterOne = (m: unknown) => (typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id && 'result' in m ? filterToolsListResponse(m as Record<string, unknown>, filter) : m);
     return JSON.stringify(Array.isArray(value) ? value.map(filterOne) : filterOne(value));
   }
 
@@ -375,7 +390,10 @@ export class StreamableEndpoint {
     }
     this.#checkVersionHeader(req);
     const session = await this.#session(req);
-    return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, (ov) => this.#openStream(req, res, session, toOverrides(ov)));
+    return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, (ov) => {
+      checkSubject(session.record, ov?.principal);
+      return this.#openStream(req, res, session, toOverrides(ov));
+    });
   }
 
   async #openStream(req: IncomingMessage, res: ServerResponse, session: { id: string; record: SessionRecord }, ov: Overrides | undefined): Promise<void> {
@@ -416,6 +434,7 @@ export class StreamableEndpoint {
     this.#checkVersionHeader(req);
     const session = await this.#session(req);
     return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, async (ov) => {
+      checkSubject(session.record, ov?.principal);
       await this.deps.backend.terminate(session.id, session.record, toOverrides(ov));
       res.writeHead(200).end();
     });

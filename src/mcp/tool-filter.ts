@@ -2,7 +2,7 @@
  * Tool curation of a passthrough server (PRODUCT §3 allowTools/denyTools): compiled once at load.
  * Deny wins over allow; with no allow list every tool not denied is allowed.
  */
-function globToRegExp(glob: string): RegExp {
+export function globToRegExp(glob: string): RegExp {
   let src = '^';
   for (const ch of glob) {
     if (ch === '*') src += '.*';

@@ -8,6 +8,8 @@ import type { Section } from './types.js';
 import type { Scope } from '../policy/compose.js';
 import type { PolicyFailure } from './errors.js';
 import { MessageBody, ResponseInfo, type ExpressionContext, type RequestInfo } from '../expressions/context.js';
+import type { ProtectedResource } from '../auth/challenge.js';
+import type { Principal } from '../auth/principal.js';
 
 /** Where forward-request sends the request; set-backend-service and rewrite-uri change it. */
 export interface BackendTarget {
@@ -69,6 +71,10 @@ export class PipelineContext {
   readonly trace: TraceEvent[] | undefined;
   /** the gateway's own state for this request (e.g. the backend's streaming body) */
   state: unknown;
+  /** the protected resource (MCP endpoint) the request addresses: default audience, challenges */
+  resource: ProtectedResource | undefined;
+  /** the caller, once validate-jwt / validate-azure-ad-token accepted a token */
+  principal: Principal | undefined;
 
   constructor(
     readonly expr: ExpressionContext,

@@ -22,6 +22,8 @@ export interface FailureInit {
   readonly status: number;
   /** extra response headers for the default error response (e.g. Retry-After, WWW-Authenticate) */
   readonly headers?: Readonly<Record<string, string>>;
+  /** the message of the default error response when it differs from LastError.Message (failed-validation-error-message) */
+  readonly clientMessage?: string;
 }
 
 export class PolicyFailure extends Error {
@@ -29,6 +31,7 @@ export class PolicyFailure extends Error {
   readonly reason: string;
   readonly status: number;
   readonly headers: Readonly<Record<string, string>> | undefined;
+  readonly clientMessage: string | undefined;
 
   constructor(init: FailureInit, opts?: { cause?: unknown }) {
     super(init.message, opts);
@@ -37,6 +40,7 @@ export class PolicyFailure extends Error {
     this.reason = init.reason;
     this.status = init.status;
     this.headers = init.headers;
+    this.clientMessage = init.clientMessage;
   }
 }
 

@@ -58,11 +58,19 @@ async function runSection(section: Section, list: readonly CompiledPolicy[], ctx
   if (list.length > 0) await runPolicies(list, ctx);
 }
 
+/** LastError.Reason of the gateway's own errors inside a pipeline (APIM's words where APIM has one) */
+const GATEWAY_REASONS: Partial<Record<string, string>> = {
+  GW_ERR_UPSTREAM_TIMEOUT: 'Timeout',
+  GW_ERR_UPSTREAM_CONNECT: 'BackendConnectionFailure',
+  GW_ERR_UNAUTHORIZED: 'Unauthorized',
+  GW_ERR_INSUFFICIENT_SCOPE: 'InsufficientScope',
+};
+
 export function toFailure(err: unknown, ctx: PipelineContext): PolicyFailure {
   if (err instanceof PolicyFailure) return err;
   if (isGatewayError(err)) {
-    const reason = err.code === 'GW_ERR_UPSTREAM_TIMEOUT' ? 'Timeout' : err.code === 'GW_ERR_UPSTREAM_CONNECT' ? 'BackendConnectionFailure' : err.code;
-    return new PolicyFailure({ source: ctx.current?.name ?? 'gateway', reason, message: err.message, status: err.status }, { cause: err });
+    const reason = GATEWAY_REASONS[err.code] ?? err.code;
+    return new PolicyFailure({ source: ctx.current?.name ?? 'gateway', reason, message: err.message, status: err.status, ...(err.headers ? { headers: err.headers } : {}) }, { cause: err });
   }
   const e = err as { code?: unknown; message?: unknown; detail?: unknown };
   if (typeof e?.code === 'string' && e.code.startsWith('EXPR_')) {
@@ -82,7 +90,7 @@ export function toFailure(err: unknown, ctx: PipelineContext): PolicyFailure {
 
 /** APIM's answer to an unhandled error: its status and {"statusCode": N, "message": "..."}. */
 export function errorResponse(f: PolicyFailure): ResponseInfo {
-  const res = newResponse(f.status, '', JSON.stringify({ statusCode: f.status, message: f.message }));
+  const res = newResponse(f.status, '', JSON.stringify({ statusCode: f.status, message: f.clientMessage ?? f.message }));
   res.headers.set('content-type', 'application/json');
   if (f.headers) for (const [k, v] of Object.entries(f.headers)) res.headers.set(k, v);
   return res;

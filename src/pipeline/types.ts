@@ -9,6 +9,7 @@ import type { Scope } from '../policy/compose.js';
 import type { Cache } from '../cache/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineContext } from './context.js';
+import type { OpenIdConfigCache } from '../auth/openid-config.js';
 
 export type Section = SectionName;
 
@@ -28,7 +29,25 @@ export interface AttributeSpec {
   readonly expressions?: boolean;
 }
 
+/** a certificate of the config's `certificates` (PEM text), for `certificate-id` */
+export interface CertificateMaterial {
+  readonly cert: string;
+  readonly key?: string | undefined;
+  readonly passphrase?: string | undefined;
+}
+
+/** what the token-validation policies share across the gateway */
+export interface AuthServices {
+  /** discovery documents and key sets by URL (one cache per gateway) */
+  readonly openid: OpenIdConfigCache;
+  readonly certificates: ReadonlyMap<string, CertificateMaterial>;
+  /** the Entra ID authority of validate-azure-ad-token (`gateway.entraAuthority`) */
+  readonly entraAuthority: string;
+}
+
 export interface CompileServices {
+  /** token validation; created from defaults when absent (validate, policy test) */
+  readonly auth?: AuthServices;
   readonly cache?: Cache;
   readonly logger?: Logger;
   /** named backends of the config (`backends:`) for set-backend-service backend-id */

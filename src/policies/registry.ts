@@ -15,6 +15,8 @@ import { checkHeader } from './check-header.js';
 import { mockResponse } from './mock-response.js';
 import { trace } from './trace.js';
 import { crossDomain } from './cross-domain.js';
+import { validateJwt } from './validate-jwt.js';
+import { validateAzureAdToken } from './validate-azure-ad-token.js';
 // -- traffic policies (rate limits, quotas, concurrency, ip-filter, cors): imports below
 import { rateLimit } from './rate-limit.js';
 import { rateLimitByKey } from './rate-limit-by-key.js';
@@ -55,6 +57,8 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   mockResponse,
   trace,
   crossDomain,
+  validateJwt,
+  validateAzureAdToken,
   // -- traffic policies: entries below
   rateLimit,
   rateLimitByKey,
