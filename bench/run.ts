@@ -5,7 +5,8 @@
  *   direct      client → backend
  *   gatehouse   client → Gatehouse (no policies) → backend
  *   nginx       client → nginx (1 worker, upstream keep-alive) → backend
- *   gatehouse+policies  the same with bench/profiles/policies.yaml (set-header + rate-limit-by-key + choose with expressions; --policies FILE replaces it)
+ *   gatehouse+policies  the same with bench/profiles/policies.yaml (validate-jwt RS256 with a cached JWKS
+ *                       + set-header + rate-limit-by-key + choose with expressions; --policies FILE replaces it)
  * at concurrency 1 and 32, prints a table and writes bench/results.json.
  *
  * Flags: --duration S (default 5), --warmup S (default 1), --quick (2 s + 1 s warm-up),
@@ -42,6 +43,7 @@ import {
   type LoadOptions,
   type LoadResult,
 } from './loadgen.js';
+import { startBenchIssuer, type BenchIssuer } from './issuer.js';
 import { ensureDebianPackage, isAlive, nginxVersion, processTree, startNginx, type NginxHandle } from './nginx.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/bench
@@ -53,8 +55,9 @@ const BENCH_SRC_DIR = join(ROOT, 'bench');
 // ---------------------------------------------------------------------------------------------
 
 /**
- * A Gatehouse profile: a config template. `${BENCH_LISTEN}` and `${BENCH_BACKEND_URL}` are
- * replaced by the harness; a template without them is parsed and gets `gateway.listen` and the
+ * A Gatehouse profile: a config template. `${BENCH_LISTEN}`, `${BENCH_BACKEND_URL}` and
+ * `${BENCH_OPENID_URL}` (the bench's token issuer) are replaced by the harness, and `${BENCH_TOKEN}`
+ * in a header value by a token of that issuer for the server's resource; a template without them is parsed and gets `gateway.listen` and the
  * backend URL of its `bench` server (or first passthrough server) overridden.
  */
 export interface GatehouseProfile {
@@ -95,6 +98,9 @@ export interface BenchOptions {
 /** the default policy profile: set-header + rate-limit-by-key + choose with expressions */
 export const DEFAULT_POLICIES_FILE = fileURLToPath(new URL('../../bench/profiles/policies.yaml', import.meta.url));
 
+/** the default policy profile's validate-jwt reads this header */
+export const BENCH_AUTH_HEADERS: Record<string, string> = { authorization: 'Bearer ${BENCH_TOKEN}' };
+
 export function policiesProfileFromFile(file: string, headers: Record<string, string> = {}): GatehouseProfile {
   const abs = resolve(file);
   return { name: POLICIES_PROFILE_NAME, configYaml: readFileSync(abs, 'utf8'), configDir: dirname(abs), headers };
@@ -112,7 +118,7 @@ export function defaultOptions(): BenchOptions {
     out: join(BENCH_SRC_DIR, 'results.json'),
     keepTmp: false,
     strict: false,
-    gatehouseProfiles: [NO_POLICY_PROFILE, policiesProfileFromFile(DEFAULT_POLICIES_FILE)],
+    gatehouseProfiles: [NO_POLICY_PROFILE, policiesProfileFromFile(DEFAULT_POLICIES_FILE, BENCH_AUTH_HEADERS)],
     log: (s) => process.stderr.write(`[bench] ${s}\n`),
   };
 }
@@ -345,6 +351,13 @@ interface Target {
   configPath?: string;
 }
 
+/** header values with `${BENCH_TOKEN}` replaced by a token of the bench issuer for `audience` */
+async function withToken(headers: Record<string, string>, issuer: BenchIssuer, audience: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) out[k] = v.includes('${BENCH_TOKEN}') ? v.replaceAll('${BENCH_TOKEN}', await issuer.token(audience)) : v;
+  return out;
+}
+
 class StartError extends Error {
   constructor(
     message: string,
@@ -354,8 +367,8 @@ class StartError extends Error {
   }
 }
 
-function materializeConfig(p: GatehouseProfile, listen: string, backendUrl: string): { yaml: string; serverName: string } {
-  let text = p.configYaml;
+function materializeConfig(p: GatehouseProfile, listen: string, backendUrl: string, openidUrl: string): { yaml: string; serverName: string } {
+  let text = p.configYaml.replaceAll('${BENCH_OPENID_URL}', openidUrl);
   if (text.includes('${BENCH_LISTEN}') || text.includes('${BENCH_BACKEND_URL}')) {
     text = text.replaceAll('${BENCH_LISTEN}', listen).replaceAll('${BENCH_BACKEND_URL}', backendUrl);
     const doc = YAML.parse(text) as { servers?: Array<{ name?: string; type?: string }> } | null;
@@ -373,11 +386,11 @@ function materializeConfig(p: GatehouseProfile, listen: string, backendUrl: stri
   return { yaml: YAML.stringify(doc), serverName: srv.name };
 }
 
-async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string): Promise<Target> {
+async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string, issuer: BenchIssuer): Promise<Target> {
   const dir = join(tmp, `gatehouse-${p.name.replace(/[^A-Za-z0-9_.-]+/g, '_')}`);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const { yaml, serverName } = materializeConfig(p, `127.0.0.1:${port}`, backend.url);
+  const { yaml, serverName } = materializeConfig(p, `127.0.0.1:${port}`, backend.url, issuer.discoveryUrl);
   const configPath = p.configDir
     ? join(p.configDir, `.gatehouse-bench-${process.pid}-${basename(dir)}.yaml`)
     : join(dir, 'gatehouse.yaml');
@@ -422,7 +435,7 @@ async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string
     name: p.name,
     kind: 'gatehouse',
     url: `${base}/${serverName}/mcp`,
-    headers: p.headers ?? {},
+    headers: await withToken(p.headers ?? {}, issuer, `${base}/${serverName}/mcp`),
     pids: () => (exited(child) ? [] : processTree(pid)),
     stop: async () => {
       const exit = await stopChild(child, 10_000);
@@ -804,6 +817,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 
   const backend = await startBackend();
   log(`backend: pid ${backend.pid} at ${backend.url}`);
+  const issuer = await startBenchIssuer();
 
   const runProfile = async (rec: ProfileRecord, target: Target): Promise<void> => {
     rec.url = target.url;
@@ -848,7 +862,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     try {
       checkAbort();
       log(`${gp.name}: starting node bin/gatehouse.js start -c … `);
-      target = await startGatehouse(gp, backend, tmp);
+      target = await startGatehouse(gp, backend, tmp, issuer);
       log(`${gp.name}: ready at ${target.url} (idle RSS ${((target.idleRssKb ?? 0) / 1024).toFixed(1)} MB)`);
       await runProfile(rec, target);
     } catch (e) {
@@ -909,6 +923,7 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   }
 
   await stopChild(backend.child, 3_000);
+  await issuer.close();
   await closeClient();
 
   addComparisons(profiles);

@@ -684,3 +684,52 @@ test('validate: secret values do not appear in the output', async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('certificates: PEM files and inline PEM load; a bad certificate, a missing file, a foreign key and bad toolAccess rules are reported with positions', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, readFileSync, writeFileSync, rmSync } = await import('node:fs');
+  const os = await import('node:os');
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gh-certs-'));
+  try {
+    const mk = (name: string) => {
+      execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', path.join(dir, `${name}.key`), '-out', path.join(dir, `${name}.pem`), '-days', '1', '-subj', `/CN=${name}`], { stdio: 'ignore' });
+    };
+    mk('idp');
+    mk('other');
+    writeFileSync(path.join(dir, 'bad.pem'), '-----BEGIN CERTIFICATE-----\nnot a certificate\n-----END CERTIFICATE-----\n');
+    const inline = readFileSync(path.join(dir, 'other.pem'), 'utf8');
+    const ok = await loadConfig({
+      text: `certificates:\n  idp: { cert: ./idp.pem, key: ./idp.key }\n  inline: { cert: ${JSON.stringify(inline)} }\n`,
+      file: path.join(dir, 'gatehouse.yaml'),
+      env: {},
+    });
+    assert.deepEqual([...(ok.certificates?.keys() ?? [])], ['idp', 'inline']);
+    assert.match(ok.certificates!.get('idp')!.key ?? '', /PRIVATE KEY/);
+
+    const err = await problemsOf(() => loadConfig({
+      text: [
+        'certificates:',
+        '  a: { cert: ./bad.pem }',
+        '  b: { cert: ./missing.pem }',
+        '  c: { cert: ./idp.pem, key: ./other.key }',
+        'servers:',
+        '  - name: w',
+        '    type: passthrough',
+        '    backend: { url: "http://127.0.0.1:9/mcp" }',
+        '    toolAccess: [{ tools: [], claim: roles, values: [admin] }, { tools: [x], claim: roles }]',
+        '',
+      ].join('\n'),
+      file: path.join(dir, 'gatehouse.yaml'),
+      env: {},
+    }));
+    const lines = err.problems.map((p) => `${p.line}:${p.col}: ${p.message}`);
+    assert.ok(lines.some((l) => /^2:\d+: certificates\.a\.cert: is not a PEM X\.509 certificate$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^3:\d+: certificates\.b\.cert: cannot read certificate file "\.\/missing\.pem": ENOENT/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^4:\d+: certificates\.c\.key: the private key does not belong to the certificate$/.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /^9:\d+: servers\[0\]\.toolAccess\[0\]\.tools: /.test(l)), lines.join('\n'));
+    assert.ok(lines.some((l) => /servers\[0\]\.toolAccess\[1\]: missing required key "values"/.test(l)), lines.join('\n'));
+    assert.ok(!err.message.includes('PRIVATE KEY'), 'no key material in problems');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

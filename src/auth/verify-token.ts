@@ -110,6 +110,15 @@ async function decrypt(token: string, keys: readonly PolicyKey[]): Promise<strin
   throw new TokenError('JwtInvalid', 'The token could not be decrypted with any of the decryption keys');
 }
 
+/**
+ * Signatures already checked: exact token text → the key that verified it and the payload. Only the
+ * signature is remembered; lifetime, audience, issuer and claims are checked on every request, and
+ * an entry counts only while its key is still one of the token's candidate keys (a key removed
+ * from the JWKS or the policy invalidates it). Bounded; the oldest entry goes first.
+ */
+const VERIFIED_MAX = 4096;
+const verified = new Map<string, { readonly key: KeyObject; readonly payload: string }>();
+
 interface Candidate {
   readonly key: KeyObject;
   readonly kid: string | undefined;
@@ -143,13 +152,19 @@ async function verifySignature(token: string, header: Record<string, unknown>, a
     if (failed.length > 0 && pool.length === 0) throw denied('TokenSignatureKeyNotFound', 'The signing keys could not be retrieved from the OpenID configuration');
     throw denied('TokenSignatureKeyNotFound', kid === undefined ? 'No signing key is configured' : `No signing key matches the token's key id (kid "${clip(kid)}")`);
   }
+  // a token verified before with a key that is still a candidate needs no second signature check
+  const hit = verified.get(token);
+  if (hit && matching.some((c) => c.key === hit.key)) return hit.payload;
   let fitting = 0;
   for (const c of matching) {
     if (!algorithmsFor(c.key, c.alg).includes(alg)) continue;
     fitting++;
     try {
       const { payload } = await compactVerify(token, c.key, { algorithms: [alg] });
-      return dec.decode(payload);
+      const text = dec.decode(payload);
+      if (verified.size >= VERIFIED_MAX) verified.delete(verified.keys().next().value as string);
+      verified.set(token, { key: c.key, payload: text });
+      return text;
     } catch {
       // next key (rollover)
     }

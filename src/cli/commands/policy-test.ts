@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { loadConfig } from '../../config/load.js';
 import { ConfigError, formatProblem } from '../../config/errors.js';
 import { compileServerPolicies, pipelineFor, backendsOf } from '../../mcp/server-policies.js';
+import { ResourceMetadata } from '../../auth/resource-metadata.js';
 import { createRegistry } from '../../policies/registry.js';
 import { PolicyError } from '../../policy/errors.js';
 import { PipelineContext, newResponse } from '../../pipeline/context.js';
@@ -134,6 +135,8 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
     },
     { trace: true },
   );
+  // as on the gateway: token policies default to this server's resource and add its challenge
+  ctx.resource = new ResourceMetadata(config, policies).resourceOf(server.name);
   await runPipeline(p, ctx);
   await cache.close();
   const res = ctx.response;
