@@ -30,7 +30,7 @@ export interface OpenIdCacheOptions {
   readonly refreshMs?: number;
   /** the least time between two pulls on an unknown kid or after a failure (default 5 min) */
   readonly minRefetchMs?: number;
-  /** deadline of one HTTP fetch (default 10 s) */
+  /** deadline of one HTTP fetch (default 5 s) */
   readonly timeoutMs?: number;
   readonly ssrf?: SsrfOptions;
   readonly logger?: Logger;
@@ -48,6 +48,8 @@ interface Entry {
 
 const MAX_BYTES = 1024 * 1024;
 const MAX_KEYS = 100;
+/** distinct OpenID configuration URLs kept (oldest dropped first) */
+const MAX_CONFIGS = 256;
 
 export class OpenIdConfigCache {
   readonly #entries = new Map<string, Entry>();
@@ -61,7 +63,7 @@ export class OpenIdConfigCache {
   constructor(opts: OpenIdCacheOptions = {}) {
     this.#refreshMs = opts.refreshMs ?? 60 * 60 * 1000;
     this.#minRefetchMs = opts.minRefetchMs ?? 5 * 60 * 1000;
-    this.#timeoutMs = opts.timeoutMs ?? 10_000;
+    this.#timeoutMs = opts.timeoutMs ?? 5_000;
     this.#ssrf = opts.ssrf ?? { blockPrivate: false };
     this.#now = opts.now ?? Date.now;
     this.#logger = opts.logger;
@@ -70,6 +72,14 @@ export class OpenIdConfigCache {
   #entry(url: string): Entry {
     let e = this.#entries.get(url);
     if (!e) {
+      // URLs built from requests (an expression tenant-id) must not grow the cache without bound
+      if (this.#entries.size >= MAX_CONFIGS) {
+        for (const [k, v] of this.#entries) {
+          if (v.inflight) continue;
+          this.#entries.delete(k);
+          break;
+        }
+      }
       e = { snapshot: undefined, fetchedAt: 0, attemptedAt: -Infinity, inflight: undefined, lastError: undefined };
       this.#entries.set(url, e);
     }

@@ -234,8 +234,9 @@ export function tokenFailure(ctx: PipelineContext, err: TokenError, opts: Failur
   const custom = opts.message ? opts.message(ctx) : undefined;
   const headers: Record<string, string> = {};
   if (status === 401) {
-    const description = err.message.replace(/\s*Access denied\.$/, '');
-    headers['www-authenticate'] = bearerChallenge(ctx.resource, err.reason === 'TokenNotFound' ? {} : { error: 'invalid_token', description });
+    // the detail goes into error_description unless the policy chose its own message (to hide details)
+    const description = custom ? undefined : err.message.replace(/\s*Access denied\.$/, '');
+    headers['www-authenticate'] = bearerChallenge(ctx.resource, err.reason === 'TokenNotFound' ? {} : { error: 'invalid_token', ...(description ? { description } : {}) });
   }
   return new PolicyFailure({ source: opts.source, reason: err.reason, message: err.message, status, headers, ...(custom ? { clientMessage: custom } : {}) });
 }
