@@ -22,6 +22,8 @@ import { LegacySseEndpoint } from './mcp/legacy-sse-endpoint.js';
 import { compileToolFilter } from './mcp/tool-filter.js';
 import { authServicesOf, backendsOf, compileServerPolicies } from './mcp/server-policies.js';
 import { ResourceMetadata } from './auth/resource-metadata.js';
+import { SubscriptionGate } from './subscriptions/gate.js';
+import { Subscriptions } from './subscriptions/subscriptions.js';
 import { compileAuthorization } from './mcp/tool-access.js';
 import type { OpenIdCacheOptions } from './auth/openid-config.js';
 import { createRegistry } from './policies/registry.js';
@@ -72,6 +74,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   }
   const store = opts.store ?? (await openStore(config.store));
   const sessions = new SessionStore(cache, config.gateway.sessionTtlMs);
+  const gate = new SubscriptionGate(config, new Subscriptions(store));
   const pools = new UpstreamPools();
   const basePath = new URL(config.gateway.publicUrl).pathname.replace(/\/$/, '');
 
@@ -87,6 +90,15 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       legacy: new LegacySseEndpoint(deps, `${basePath}/${server.name}/messages`),
     });
   }
+
+  const admit = async (req: IncomingMessage, server: string) => {
+    try {
+      return await gate.admit(req, server);
+    } catch (err) {
+      if (isGatewayError(err)) throw err;
+      throw new GatewayError('GW_ERR_UNAVAILABLE', 'Service Unavailable: the subscription store is unreachable', { cause: err });
+    }
+  };
 
   const accessLog = logger.isLevelEnabled('info');
   let draining = false;
@@ -126,6 +138,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
           throw new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', 'Forbidden: Origin not allowed');
         }
         if (draining) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'Service Unavailable: the gateway is shutting down');
+        // subscription keys are checked (and removed) before anything else sees the request
+        if (gate.active(r.name)) ctx.admission = await admit(req, r.name);
         if (tail === '/mcp') return r.streamable.handle(req, res, ctx);
         if (tail === '/sse') return r.legacy.open(req, res, ctx);
         return r.legacy.message(req, res, ctx, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));

@@ -416,7 +416,7 @@ describe('gatehouse policy test', () => {
   });
 
   describe('bad input: exit 2, nothing on stdout', () => {
-    const USAGE = 'usage: gatehouse policy test -c FILE --server NAME [--tool NAME] --request REQ.json [--json]';
+    const USAGE = 'usage: gatehouse policy test -c FILE --server NAME [--tool NAME] [--product NAME] --request REQ.json [--json]';
     const bad = async (args: string[], stderr: RegExp) => {
       const r = await run(...args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);

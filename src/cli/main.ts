@@ -5,6 +5,7 @@ import { runStart } from './commands/start.js';
 import { runValidate } from './commands/validate.js';
 import { checkPolicies } from './commands/policy-check.js';
 import { runPolicyTest } from './commands/policy-test.js';
+import { runSubscriptions } from './commands/subscriptions.js';
 import { VERSION } from '../version.js';
 
 const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM policy language
@@ -12,8 +13,16 @@ const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM p
 Usage:
   gatehouse start [-c FILE] [--port N] [--host H]   run the gateway (no config: built-in quickstart)
   gatehouse validate [-c FILE]                      check the configuration and every policy; problems as FILE:LINE:COL: message
-  gatehouse policy test -c FILE --server NAME [--tool NAME] --request REQ.json [--json]
+  gatehouse policy test -c FILE --server NAME [--tool NAME] [--product NAME] --request REQ.json [--json]
                                                     run one request through the effective pipeline offline and print the trace
+  gatehouse subscriptions create -c FILE --name N (--product P | --server S | --all)
+                          [--starts ISO-DATE] [--expires ISO-DATE] [--user ID] [--json]
+                                                    create a subscription; prints its primary and secondary keys once
+  gatehouse subscriptions list -c FILE [--json]     list subscriptions (name, id, scope, state, dates; never keys)
+  gatehouse subscriptions regenerate -c FILE --name N [--key primary|secondary|both]
+                                                    new key(s), printed once; the old ones stop working at once
+  gatehouse subscriptions suspend|activate|cancel -c FILE --name N
+                                                    change a subscription's state
   gatehouse --version | --help
 `;
 
@@ -42,6 +51,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       if (rest[0] === 'test') return runPolicyTest(rest.slice(1), io);
       io.stderr(`unknown command "policy ${rest[0] ?? ''}" (did you mean "policy test"?)`);
       return 2;
+    case 'subscriptions':
+      return runSubscriptions(rest, io);
     case '--version':
     case '-v':
       io.stdout(VERSION);

@@ -130,7 +130,7 @@ export class LegacySseEndpoint {
 
   async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, sessionId: string | undefined, action: (ov: PolicyOverrides | undefined) => Promise<void>): Promise<void> {
     const policies = this.deps.policies;
-    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined) : undefined;
+    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined, ctx.admission?.product?.name) : undefined;
     if (!pipeline || pipeline.trivial) return action(undefined);
     const pctx = await runWithPolicies({
       pipeline,
@@ -143,6 +143,7 @@ export class LegacySseEndpoint {
       server: this.deps.backend.server,
       publicUrl: this.deps.publicUrl,
       resource: this.deps.auth.resource,
+      admission: ctx.admission,
       requestId: ctx.requestId,
       canHandBack: false,
       action: (ov) => action(ov),

@@ -10,15 +10,17 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
-import { createExpressionContext, HeaderMap, type ExpressionContext, type ResponseInfo } from '../expressions/context.js';
+import { createExpressionContext, HeaderMap, type ExpressionContext, type ExpressionContextInit, type ResponseInfo } from '../expressions/context.js';
 import { PipelineContext } from '../pipeline/context.js';
 import { runPipeline, type CompiledPipeline } from '../pipeline/run.js';
-import type { PassthroughServerConfig } from '../config/types.js';
+import type { PassthroughServerConfig, ProductConfig } from '../config/types.js';
 import type { JsonRpcMessageInfo } from './jsonrpc.js';
 import type { ClientTls } from '../proxy/upstream-pool.js';
 import { getBackendClientCertificate, tlsOptions } from '../policies/http/certificate.js';
 import type { ProtectedResource } from '../auth/challenge.js';
 import type { Principal } from '../auth/principal.js';
+import type { Admission } from '../subscriptions/gate.js';
+import { CsDateTime } from '../expressions/runtime/time.js';
 
 export interface PolicyOverrides {
   readonly method: string;
@@ -57,6 +59,8 @@ export interface BridgeInput {
   readonly requestId: string;
   /** the server as a protected resource (token policies' default audience and challenges) */
   readonly resource?: ProtectedResource | undefined;
+  /** the request's subscription (context.Subscription, Product, User) */
+  readonly admission?: Admission | undefined;
   /** true when the action can hand its answer back (Streamable HTTP POSTs); others always write directly */
   readonly canHandBack: boolean;
   readonly action: (ov: PolicyOverrides, mode: ActionMode) => Promise<ActionResult | void>;
@@ -80,6 +84,9 @@ export interface ExprInput {
   readonly sessionId: string | undefined;
   readonly protocolVersion: string | undefined;
   readonly requestId: string;
+  readonly admission?: Admission | undefined;
+  /** the product without a subscription (gatehouse policy test --product) */
+  readonly product?: ProductConfig | undefined;
 }
 
 /** The C# `context` of one MCP request (context.Request, Api, Operation, Mcp …). */
@@ -93,6 +100,8 @@ export function createRequestContext(i: ExprInput): ExpressionContext {
     operation: { id: op, name: op, method: i.method, urlTemplate: i.path },
     deployment: { region: process.env.GATEHOUSE_REGION ?? '', serviceName: 'gatehouse' },
     ...(GUID.test(i.requestId) ? { requestId: i.requestId } : {}),
+    ...subscriptionContext(i.admission),
+    ...(!i.admission && i.product ? { product: { id: i.product.name, name: i.product.name, subscriptionRequired: i.product.subscriptionRequired } } : {}),
     mcp: {
       method: info?.method ?? '',
       toolName: info?.toolName ?? null,
@@ -101,6 +110,28 @@ export function createRequestContext(i: ExprInput): ExpressionContext {
       ...(args && typeof args === 'object' && !Array.isArray(args) ? { arguments: args as Record<string, unknown> } : {}),
     },
   });
+}
+
+/** context.Subscription, context.Product and context.User of a request with a subscription */
+function subscriptionContext(a: Admission | undefined): Pick<ExpressionContextInit, 'subscription' | 'product' | 'user'> {
+  if (!a) return {};
+  const s = a.subscription;
+  const date = (iso: string | null) => (iso ? new CsDateTime(Date.parse(iso), 'Utc') : null);
+  return {
+    subscription: {
+      id: s.id,
+      name: s.name,
+      key: a.key,
+      // only the key presented is known: the store keeps hashes
+      primaryKey: a.which === 'primary' ? a.key : '',
+      secondaryKey: a.which === 'secondary' ? a.key : '',
+      createdTime: new CsDateTime(Date.parse(s.createdTime), 'Utc'),
+      startDate: date(s.startDate),
+      endDate: date(s.endDate),
+    },
+    product: a.product ? { id: a.product.name, name: a.product.name, subscriptionRequired: a.product.subscriptionRequired } : null,
+    user: s.userId ? { id: s.userId } : null,
+  };
 }
 
 /** the request's path as the client addressed it (public base path included, query excluded) */
@@ -125,6 +156,7 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
     sessionId: input.sessionId,
     protocolVersion: input.protocolVersion,
     requestId: input.requestId,
+    admission: input.admission,
   });
 
   let result: ActionResult | undefined;

@@ -22,6 +22,8 @@ export interface ServerPolicies {
   readonly server: CompiledPipeline;
   /** global → server → tool, by tool name */
   readonly tools: ReadonlyMap<string, CompiledPipeline>;
+  /** global → product → server (→ tool) for each product holding the server that has policies */
+  readonly products: ReadonlyMap<string, { readonly server: CompiledPipeline; readonly tools: ReadonlyMap<string, CompiledPipeline> }>;
   /** some pipeline of the server validates tokens (validate-jwt / validate-azure-ad-token): it is a protected resource */
   readonly validatesTokens: boolean;
   /** authorization servers the token policies trust (their OpenID issuers), for the server's PRM when the config names none */
@@ -74,12 +76,14 @@ export function backendsOf(config: GatewayConfig): Map<string, { url: string; ti
   return m;
 }
 
-export function pipelineFor(p: ServerPolicies, toolName: string | undefined): CompiledPipeline {
+/** the effective pipeline of a request: its product's variant (when the product has policies), its tool's when configured */
+export function pipelineFor(p: ServerPolicies, toolName: string | undefined, product?: string): CompiledPipeline {
+  const set = product !== undefined ? (p.products.get(product) ?? p) : p;
   if (toolName !== undefined) {
-    const t = p.tools.get(toolName);
+    const t = set.tools.get(toolName);
     if (t) return t;
   }
-  return p.server;
+  return set.server;
 }
 
 function collect<T>(problems: PolicyProblem[], fn: () => T): T | undefined {
@@ -117,7 +121,7 @@ export function compileServerPolicies(config: GatewayConfig, registry: PolicyReg
   const out = new Map<string, ServerPolicies>();
   let validates = false;
   let issuers: string[] = [];
-  const compile = (docs: { scope: 'global' | 'api' | 'operation'; doc: PolicyDocument | undefined }[]) =>
+  const compile = (docs: { scope: 'global' | 'product' | 'api' | 'operation'; doc: PolicyDocument | undefined }[]) =>
     collect(problems, () => {
       const effective = composeScopes(docs);
       const t = tokenPolicies(effective, authority);
@@ -126,6 +130,8 @@ export function compileServerPolicies(config: GatewayConfig, registry: PolicyReg
       return compilePipeline(effective, registry, services);
     });
 
+  const productDocs = new Map<string, PolicyDocument | undefined>();
+  for (const p of config.products ?? []) if (p.policies) productDocs.set(p.name, expand(parse(p.policies)));
   const servers: readonly PassthroughServerConfig[] = config.servers;
   for (const s of servers) {
     validates = false;
@@ -139,7 +145,22 @@ export function compileServerPolicies(config: GatewayConfig, registry: PolicyReg
       const p = compile([{ scope: 'global', doc: global }, { scope: 'api', doc: serverDoc }, { scope: 'operation', doc: toolDoc }]);
       if (p) tools.set(t.name, p);
     }
-    if (server) out.set(s.name, { server, tools, validatesTokens: validates, issuers: [...new Set(issuers)] });
+    // global → product → server → tool, for each product of this server that has its own policies
+    const products = new Map<string, { server: CompiledPipeline; tools: Map<string, CompiledPipeline> }>();
+    for (const p of config.products ?? []) {
+      if (!p.servers.includes(s.name) || !productDocs.has(p.name)) continue;
+      const productDoc = productDocs.get(p.name);
+      const ps = compile([{ scope: 'global', doc: global }, { scope: 'product', doc: productDoc }, { scope: 'api', doc: serverDoc }]);
+      const pt = new Map<string, CompiledPipeline>();
+      for (const t of s.tools) {
+        if (!t.policies) continue;
+        const toolDoc = expand(parse(t.policies));
+        const c = compile([{ scope: 'global', doc: global }, { scope: 'product', doc: productDoc }, { scope: 'api', doc: serverDoc }, { scope: 'operation', doc: toolDoc }]);
+        if (c) pt.set(t.name, c);
+      }
+      if (ps) products.set(p.name, { server: ps, tools: pt });
+    }
+    if (server) out.set(s.name, { server, tools, products, validatesTokens: validates, issuers: [...new Set(issuers)] });
   }
   if (problems.length > 0) throw new PolicyError(sortPolicyProblems(dedupe(problems)));
   return out;

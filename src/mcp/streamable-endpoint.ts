@@ -18,9 +18,12 @@ import { runWithPolicies, responseHeaders, type ActionMode, type ActionResult, t
 import { newResponse, type PipelineContext } from '../pipeline/context.js';
 import type { Overrides } from './passthrough-backend.js';
 import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
+import type { Admission } from '../subscriptions/gate.js';
 
 export interface RequestContext {
   readonly requestId: string;
+  /** the subscription the request's key belongs to (checked before any policy runs) */
+  admission?: Admission | undefined;
   /** set by the endpoint for metrics and logs */
   method?: string;
   tool?: string | undefined;
@@ -50,7 +53,8 @@ export function sendMcpError(res: ServerResponse, err: GatewayError, id: string 
     res.destroy();
     return;
   }
-  const body = JSON.stringify(errorResponse(id, err.jsonRpcCode, err.message));
+  // APIM's own answers (subscription keys) keep APIM's body, as validate-jwt's do
+  const body = err.code.startsWith('GW_ERR_SUBSCRIPTION_') ? JSON.stringify({ statusCode: err.status, message: err.message }) : JSON.stringify(errorResponse(id, err.jsonRpcCode, err.message));
   res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }
@@ -146,7 +150,7 @@ export class StreamableEndpoint {
    */
   async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, session: { id: string; record: SessionRecord } | undefined, canHandBack: boolean, action: Action): Promise<void> {
     const policies = this.deps.policies;
-    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined) : undefined;
+    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined, ctx.admission?.product?.name) : undefined;
     if (!pipeline || pipeline.trivial) {
       await action(undefined, 'direct');
       return;
@@ -162,6 +166,7 @@ export class StreamableEndpoint {
       server: this.deps.backend.server,
       publicUrl: this.deps.publicUrl,
       resource: this.deps.auth.resource,
+      admission: ctx.admission,
       requestId: ctx.requestId,
       canHandBack,
       action,

@@ -10,9 +10,9 @@
  *   <api name="server" calls="10" renewal-period="60"><operation name="tool" calls="5" renewal-period="60" /></api>
  * </rate-limit>
  *
- * APIM counts per SUBSCRIPTION. Gatehouse has no subscriptions yet (their own issue), so until then
- * the counters are kept per CLIENT IP (context.Request.IpAddress, canonical form) — switch the key
- * to the subscription when it exists. Each policy instance has its own counters (keyed by its
+ * APIM counts per SUBSCRIPTION: so does Gatehouse (context.Subscription.Id); a request without a
+ * subscription (a server that needs no key) counts per CLIENT IP (context.Request.IpAddress,
+ * canonical form). Each policy instance has its own counters (keyed by its
  * document position and scope, plus the server for api/operation-scope documents): two rate-limit
  * policies never share counts, as two APIM product/API policies don't. Windows and exact counting:
  * traffic/counters.ts. A request rejected by one limit gives its share back to the others.

@@ -1,5 +1,5 @@
 /**
- * `gatehouse policy test -c FILE --server NAME [--tool NAME] --request REQ.json [--json]`: run one
+ * `gatehouse policy test -c FILE --server NAME [--tool NAME] [--product NAME] --request REQ.json [--json]`: run one
  * request through a server's effective pipeline offline — the backend is answered by REQ.json's
  * `backendResponse` — and print the trace: each policy with its scope, section, position, outcome,
  * the variables it set, the request the backend would have received, and the final response.
@@ -42,7 +42,7 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
   try {
     args = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, server: { type: 'string' }, tool: { type: 'string' }, request: { type: 'string' }, json: { type: 'boolean' } },
+      options: { config: { type: 'string', short: 'c' }, server: { type: 'string' }, tool: { type: 'string' }, product: { type: 'string' }, request: { type: 'string' }, json: { type: 'boolean' } },
       strict: true,
       allowPositionals: false,
     });
@@ -50,9 +50,9 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
     io.stderr(`gatehouse policy test: ${(err as Error).message}`);
     return 2;
   }
-  const { config: file, server: serverName, tool, request, json } = args.values;
+  const { config: file, server: serverName, tool, product, request, json } = args.values;
   if (!file || !serverName || !request) {
-    io.stderr('usage: gatehouse policy test -c FILE --server NAME [--tool NAME] --request REQ.json [--json]');
+    io.stderr('usage: gatehouse policy test -c FILE --server NAME [--tool NAME] [--product NAME] --request REQ.json [--json]');
     return 2;
   }
   let req: RequestFile;
@@ -99,7 +99,13 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
   }
   const info = classify(parsed);
   const toolName = tool ?? info?.toolName;
-  const p = pipelineFor(policies.get(server.name)!, toolName);
+  const productConfig = product === undefined ? undefined : config.products?.find((x) => x.name === product);
+  if (product !== undefined && (!productConfig || !productConfig.servers.includes(server.name))) {
+    io.stderr(`no product "${product}" holding server "${server.name}" in ${file} (products: ${(config.products ?? []).filter((x) => x.servers.includes(server.name)).map((x) => x.name).join(', ') || 'none'})`);
+    await cache.close();
+    return 2;
+  }
+  const p = pipelineFor(policies.get(server.name)!, toolName, product);
   const method = req.method ?? 'POST';
   const expr = createRequestContext({
     method,
@@ -113,6 +119,7 @@ export async function runPolicyTest(argv: string[], io: CliIo): Promise<number> 
     sessionId: req.sessionId,
     protocolVersion: LATEST_VERSION,
     requestId: crypto.randomUUID(),
+    product: productConfig,
   });
   let backendRequest: Record<string, unknown> | undefined;
   const ctx = new PipelineContext(

@@ -226,7 +226,10 @@ export interface CounterCheck {
  * caller) plus one per `<api>`/`<operation>` limit that applies to this request.
  */
 export function counterChecks(prefix: string, id: string, scope: string, ctx: PipelineContext, calls: number, periodS: number, limits: readonly ScopedLimit[]): CounterCheck[] {
-  const base = `${prefix}:${id}:${scopeKey(scope, ctx)}${keyPart(callerKey(ctx.request.ipAddress))}`;
+  // APIM counts per subscription; a request without one counts per client IP
+  const sub = ctx.expr.subscription;
+  const caller = sub ? `sub=${sub.id}` : callerKey(ctx.request.ipAddress);
+  const base = `${prefix}:${id}:${scopeKey(scope, ctx)}${keyPart(caller)}`;
   const checks: CounterCheck[] = [{ base, limit: calls, periodMs: periodS * 1000 }];
   for (const l of limits) if (limitApplies(l, ctx)) checks.push({ base: `${base}:${keyPart(l.tag)}`, limit: l.calls, periodMs: l.period * 1000 });
   return checks;
