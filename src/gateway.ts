@@ -19,6 +19,7 @@ import { SessionStore } from './mcp/sessions.js';
 import { PassthroughBackend } from './mcp/passthrough-backend.js';
 import { StreamableEndpoint, sendMcpError, type RequestContext } from './mcp/streamable-endpoint.js';
 import { LegacySseEndpoint } from './mcp/legacy-sse-endpoint.js';
+import { OpenApiEndpoint } from './mcp/openapi-endpoint.js';
 import { compileToolFilter } from './mcp/tool-filter.js';
 import { authServicesOf, backendsOf, compileServerPolicies } from './mcp/server-policies.js';
 import { ResourceMetadata } from './auth/resource-metadata.js';
@@ -41,9 +42,11 @@ export interface GatewayOptions {
 
 interface ServerRoute {
   readonly name: string;
-  readonly backend: PassthroughBackend;
-  readonly streamable: StreamableEndpoint;
-  readonly legacy: LegacySseEndpoint;
+  /** passthrough servers: the backend MCP server's connection */
+  readonly backend: PassthroughBackend | undefined;
+  readonly streamable: StreamableEndpoint | OpenApiEndpoint;
+  /** the legacy HTTP+SSE transport (passthrough servers only) */
+  readonly legacy: LegacySseEndpoint | undefined;
 }
 
 export interface Gateway {
@@ -81,8 +84,15 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const metadata = new ResourceMetadata(config, policies, logger);
   const routes = new Map<string, ServerRoute>();
   for (const server of config.servers) {
+    const filter = compileToolFilter(server.allowTools, server.denyTools);
+    const auth = compileAuthorization(server, metadata.resourceOf(server.name));
+    if (server.type === 'openapi') {
+      const endpoint = new OpenApiEndpoint({ server, tools: server.openapi?.tools ?? [], sessions, filter, maxBodyBytes: config.gateway.maxBodyBytes, policies: policies.get(server.name), publicUrl: config.gateway.publicUrl, auth });
+      routes.set(server.name, { name: server.name, backend: undefined, streamable: endpoint, legacy: undefined });
+      continue;
+    }
     const backend = new PassthroughBackend(server, pools, sessions, logger.child({ server: server.name }), (delta) => metrics.sessions.inc([server.name], delta));
-    const deps = { backend, sessions, filter: compileToolFilter(server.allowTools, server.denyTools), maxBodyBytes: config.gateway.maxBodyBytes, policies: policies.get(server.name), publicUrl: config.gateway.publicUrl, auth: compileAuthorization(server, metadata.resourceOf(server.name)) };
+    const deps = { backend, sessions, filter, maxBodyBytes: config.gateway.maxBodyBytes, policies: policies.get(server.name), publicUrl: config.gateway.publicUrl, auth };
     routes.set(server.name, {
       name: server.name,
       backend,
@@ -141,6 +151,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
         // subscription keys are checked (and removed) before anything else sees the request
         if (gate.active(r.name)) ctx.admission = await admit(req, r.name);
         if (tail === '/mcp') return r.streamable.handle(req, res, ctx);
+        if (!r.legacy) throw new GatewayError('GW_ERR_NOT_FOUND', 'Not Found: this server speaks Streamable HTTP only (use /mcp)');
         if (tail === '/sse') return r.legacy.open(req, res, ctx);
         return r.legacy.message(req, res, ctx, new URLSearchParams(q === -1 ? '' : url.slice(q + 1)));
       }
@@ -217,7 +228,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       draining = true;
       const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
       // long-lived streams (GET and legacy SSE) don't finish by themselves: end them now
-      for (const r of routes.values()) r.legacy.closeAll();
+      for (const r of routes.values()) r.legacy?.closeAll();
       // standalone GET streams never end by themselves; a POST's stream ends with its answer, which drains
       for (const res of inflight) {
         if (res.req.method === 'GET' && res.headersSent) res.end();
@@ -235,7 +246,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       }
       for (const s of sockets) s.destroy();
       await closed;
-      for (const r of routes.values()) r.backend.close();
+      for (const r of routes.values()) r.backend?.close();
       await pools.close();
       if (!opts.cache) await cache.close();
       if (!opts.store) await store.close();

@@ -108,6 +108,15 @@ describe('gatehouse CLI', () => {
     const r = await client.callTool({ name: 'add', arguments: { a: 2, b: 40 } });
     assert.match(JSON.stringify(r.content), /42/);
     await client.close();
+    // the demo REST API, its OpenAPI operations as tools
+    assert.ok(p.stderr.includes(`${url}/books/mcp`), p.stderr);
+    const books = new Client({ name: 'cli-test', version: '1' });
+    await books.connect(new StreamableHTTPClientTransport(new URL(`${url}/books/mcp`)));
+    const names = (await books.listTools()).tools.map((t) => t.name);
+    assert.deepEqual(names, ['listBooks', 'addBook', 'getBook', 'deleteBook', 'getBookCover']);
+    const book = await books.callTool({ name: 'getBook', arguments: { id: 3 } });
+    assert.equal((book.structuredContent as { title: string }).title, 'Piranesi');
+    await books.close();
     p.child.kill('SIGTERM');
     assert.equal(await p.exit, 0);
   });

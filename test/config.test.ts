@@ -330,9 +330,15 @@ test('a full PRODUCT §3 config loads', async () => {
   assert.equal(c.store, `sqlite:${path.join(FULL, '.gatehouse', 'gatehouse.db')}`);
   assert.equal(c.cache, 'memory');
 
-  // only the passthrough server is served; the openapi one stays in raw
-  assert.equal(c.servers.length, 1);
+  // both servers; the openapi one with its document imported and its tool named by the config
+  assert.equal(c.servers.length, 2);
   assert.equal(c.raw.servers?.length, 2);
+  const pets = c.servers[1]!;
+  assert.equal(pets.type, 'openapi');
+  assert.equal(pets.openapi?.source, path.join(FULL, 'apis', 'petstore.yaml'));
+  assert.deepEqual(pets.openapi?.tools.map((t) => t.name), ['get_pet']);
+  assert.deepEqual(pets.tools.map((t) => [t.name, t.operation]), [['get_pet', 'getPetById']]);
+  assert.equal(pets.backend.url, 'http://127.0.0.1:9001/api/v3');
   const weather = c.servers[0]!;
   assert.equal(weather.name, 'weather');
   assert.deepEqual(weather.backend, { url: 'http://127.0.0.1:9000/mcp', transport: 'streamable-http', timeoutMs: 30_000 });
@@ -611,6 +617,7 @@ test('validate: a bad file prints every problem and returns 2; a good file print
       '    openapi: ./petstore.yaml',
       '',
     ].join('\n'));
+    writeFileSync(path.join(dir, 'petstore.yaml'), 'openapi: 3.0.3\ninfo: { title: P, version: "1" }\nservers: [{ url: "http://127.0.0.1:9001/api" }]\npaths:\n  /pets:\n    get: { operationId: listPets, responses: { "200": { description: ok } } }\n');
     const good = io(dir);
     assert.equal(await runValidate([], good.io), 0, good.out.join(''));
     assert.deepEqual(good.out, ['gatehouse.yaml: ok (2 servers)\n']);

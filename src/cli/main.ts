@@ -6,6 +6,7 @@ import { runValidate } from './commands/validate.js';
 import { checkPolicies } from './commands/policy-check.js';
 import { runPolicyTest } from './commands/policy-test.js';
 import { runSubscriptions } from './commands/subscriptions.js';
+import { runOpenApiTools } from './commands/openapi-tools.js';
 import { VERSION } from '../version.js';
 
 const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM policy language
@@ -23,6 +24,7 @@ Usage:
                                                     new key(s), printed once; the old ones stop working at once
   gatehouse subscriptions suspend|activate|cancel -c FILE --name N
                                                     change a subscription's state
+  gatehouse openapi tools SPEC [--operations a,b]   print the MCP tools (JSON) an OpenAPI document (file or URL) yields
   gatehouse --version | --help
 `;
 
@@ -53,6 +55,10 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return 2;
     case 'subscriptions':
       return runSubscriptions(rest, io);
+    case 'openapi':
+      if (rest[0] === 'tools') return runOpenApiTools(rest.slice(1), io);
+      io.stderr(`unknown command "openapi ${rest[0] ?? ''}" (did you mean "openapi tools"?)`);
+      return 2;
     case '--version':
     case '-v':
       io.stdout(VERSION);

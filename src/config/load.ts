@@ -25,11 +25,12 @@ import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
-import { config as configSchema, type RawConfig, type RawPassthroughServer } from './schema.js';
+import { config as configSchema, type RawConfig, type RawPassthroughServer, type RawServer } from './schema.js';
 import { ConfigError } from './errors.js';
 import { issuesToProblems, typeName, type RawProblem } from './issues.js';
 import { formatPath, objectLocator, YamlLocator, type Locator, type Path } from './positions.js';
 import { resolveNamedValues, substitute } from './substitute.js';
+import { importOpenApis, type ImportedServer } from './openapi-imports.js';
 import { fsErrorText, readCertificates, readPolicies, semanticChecks, splitListen, toOrigin } from './checks.js';
 import {
   DEFAULTS,
@@ -156,6 +157,8 @@ async function finish(data: unknown, ctx: FinishContext): Promise<GatewayConfig>
   later.push(...semanticChecks(sub.document));
   const policies = await readPolicies(sub.document, ctx.baseDir, later);
   const certificates = await readCertificates(sub.document, ctx.baseDir, later);
+  // OpenAPI documents only when the config is otherwise sound (their problems would be noise)
+  const imports = parsed.success && later.length === 0 && raw.length === 0 ? await importOpenApis(parsed.data, ctx.baseDir, later) : new Map<number, ImportedServer>();
   // a string whose {{name}} did not resolve has its problem already; what the schema says about
   // the unsubstituted text ("invalid URL "{{x}}"") would only be noise
   raw.push(...later.filter((p) => !(p.anchor === 'value' && sub.unresolved.has(formatPath(p.path)))));
@@ -186,7 +189,7 @@ async function finish(data: unknown, ctx: FinishContext): Promise<GatewayConfig>
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(sortProblems(problems));
 
-  return deepFreeze(build(parsed.data, named.values, policies, certificates, ctx));
+  return deepFreeze(build(parsed.data, named.values, policies, certificates, imports, ctx));
 }
 
 function firstLine(s: string): string {
@@ -293,17 +296,60 @@ function buildServer(s: RawPassthroughServer, i: number, policies: Map<string, P
   };
 }
 
+type RawOpenApiServer = Extract<RawServer, { type: 'openapi' }>;
+
+function buildOpenApiServer(s: RawOpenApiServer, i: number, policies: Map<string, PolicySource>, baseDir: string, imported: ImportedServer | undefined): PassthroughServerConfig {
+  const src = s.openapi.trim();
+  const tools = imported?.tools ?? [];
+  const server: PassthroughServerConfig = {
+    name: s.name,
+    type: 'openapi',
+    openapi: { source: /^https?:\/\//i.test(src) ? src : path.resolve(baseDir, src), selected: s.tools !== undefined, tools },
+    backend: {
+      url: imported?.baseUrl ?? s.backend?.url ?? '',
+      transport: 'streamable-http',
+      timeoutMs: Math.round((s.backend?.timeout ?? DEFAULTS.backendTimeoutSeconds) * 1000),
+    },
+    forwardHeaders: [...new Set((s.forwardHeaders ?? []).map((h) => h.toLowerCase()))],
+    allowTools: s.allowTools === undefined ? undefined : [...s.allowTools],
+    denyTools: [...(s.denyTools ?? [])],
+    toolAccess: (s.toolAccess ?? []).map((r) => ({ tools: [...r.tools], claim: r.claim, values: [...r.values] })),
+    // the selection, in order, named as the import named it (per-tool policies and scopes by tool name)
+    tools: (s.tools ?? []).map((t, j) => withPolicies(
+      {
+        name: tools[j]?.name ?? t.name ?? t.operation,
+        operation: t.operation,
+        scopes: [...(t.scopes ?? [])],
+        ...(t.description === undefined ? {} : { description: t.description }),
+      },
+      policies.get(formatPath(['servers', i, 'tools', j, 'policies'])),
+    )),
+  };
+  const withP = withPolicies(server, policies.get(formatPath(['servers', i, 'policies'])));
+  const rm = s.resourceMetadata;
+  if (rm === undefined) return withP;
+  return {
+    ...withP,
+    resourceMetadata: {
+      authorizationServers: [...(rm.authorizationServers ?? [])],
+      scopes: [...(rm.scopes ?? [])],
+      ...(rm.resourceName === undefined ? {} : { resourceName: rm.resourceName }),
+      ...(rm.resourceDocumentation === undefined ? {} : { resourceDocumentation: rm.resourceDocumentation }),
+    },
+  };
+}
+
 function build(
   r: RawConfig,
   namedValues: Map<string, NamedValue>,
   policies: Map<string, PolicySource>,
   certificates: Map<string, CertificateConfig>,
+  imports: Map<number, ImportedServer>,
   ctx: FinishContext,
 ): GatewayConfig {
   const servers: PassthroughServerConfig[] = [];
   (r.servers ?? []).forEach((s, i) => {
-    // openapi servers are valid config but not served by the runtime yet: they stay in `raw` only
-    if (s.type === 'passthrough') servers.push(buildServer(s, i, policies));
+    servers.push(s.type === 'passthrough' ? buildServer(s, i, policies) : buildOpenApiServer(s, i, policies, ctx.baseDir, imports.get(i)));
   });
   const products: ProductConfig[] = (r.products ?? []).map((p, i) => withPolicies(
     { name: p.name, servers: [...p.servers], subscriptionRequired: p.subscriptionRequired ?? true },

@@ -3,6 +3,7 @@
  * `loadConfig` (config/load.ts) from gatehouse.yaml; nothing else reads the raw YAML.
  */
 import type { RawConfig } from './schema.js';
+import type { OpenApiTool } from '../openapi/types.js';
 
 export interface NamedValue {
   readonly value: string;
@@ -17,9 +18,14 @@ export interface BackendConfig {
 }
 
 export interface ToolConfig {
+  /** the MCP tool name (openapi servers: the configured name, or the operation until the import names it) */
   readonly name: string;
   readonly policies?: PolicySource;
   readonly scopes: readonly string[];
+  /** openapi servers: the operation (operationId or "METHOD /path") */
+  readonly operation?: string;
+  /** openapi servers: a description replacing the document's */
+  readonly description?: string;
 }
 
 /** Where a policy document came from: a file (path absolute) or inline XML in the config. */
@@ -28,9 +34,17 @@ export interface PolicySource {
   readonly xml: string;
 }
 
+/**
+ * A server: a passthrough MCP server, or (type openapi) a REST API whose operations the gateway
+ * serves as MCP tools. Both share this shape so routing, policies and security treat them alike; for
+ * an openapi server `backend.url` is the REST base URL (empty until the document's server is
+ * resolved at start) and `openapi` says where the document is.
+ */
 export interface PassthroughServerConfig {
   readonly name: string;
-  readonly type: 'passthrough';
+  readonly type: 'passthrough' | 'openapi';
+  /** openapi servers: the document (absolute file path or URL) and whether `tools` selects (else: every operation) */
+  readonly openapi?: { readonly source: string; readonly selected: boolean; readonly tools: readonly OpenApiTool[] };
   readonly backend: BackendConfig;
   /** lower-cased header names that may be copied from the client to the backend */
   readonly forwardHeaders: readonly string[];

@@ -15,6 +15,7 @@ import { createGateway } from '../../gateway.js';
 import { createLogger } from '../../observability/logger.js';
 import { closeOutboundAgents } from '../../policies/http/client.js';
 import { startDemoMcpServer } from '../../demo/quickstart-server.js';
+import { startDemoRestApi } from '../../demo/rest-api.js';
 import type { CliIo } from '../main.js';
 
 export async function runStart(argv: string[], io: CliIo): Promise<number> {
@@ -44,13 +45,20 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
       config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
     } else {
       const started = await startDemoMcpServer();
-      demo = started;
+      const rest = await startDemoRestApi().catch(async (err: unknown) => {
+        await started.close();
+        throw err;
+      });
+      demo = { url: started.url, close: async () => { await started.close(); await rest.close(); } };
       config = await configFromObject(
         {
           gateway: { listen: `${args.values.host ?? '127.0.0.1'}:${port ?? 8080}` },
           store: 'sqlite:./.gatehouse/gatehouse.db',
           cache: 'memory',
-          servers: [{ name: 'demo', type: 'passthrough', description: 'built-in demo MCP server', backend: { url: started.url } }],
+          servers: [
+            { name: 'demo', type: 'passthrough', description: 'built-in demo MCP server', backend: { url: started.url } },
+            { name: 'books', type: 'openapi', description: 'built-in demo REST API, its OpenAPI operations as MCP tools', openapi: rest.openapiUrl, backend: { url: rest.url } },
+          ],
         },
         { baseDir: io.cwd, env: io.env },
       );
@@ -86,9 +94,10 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
     io.stderr(
       [
         '',
-        `Gatehouse quickstart: a demo MCP server is running behind the gateway.`,
+        `Gatehouse quickstart: a demo MCP server and a demo REST API are running behind the gateway.`,
         `  MCP endpoint (Streamable HTTP): ${base}/demo/mcp`,
         `  legacy SSE endpoint:            ${base}/demo/sse`,
+        `  REST API as MCP tools:          ${base}/books/mcp   (its OpenAPI operations: listBooks, getBook, addBook, …)`,
         `  health / metrics:               ${base}/healthz  ${base}/metrics`,
         `Connect a client, e.g. VS Code .vscode/mcp.json: { "servers": { "demo": { "type": "http", "url": "${base}/demo/mcp" } } }`,
         `Write a gatehouse.yaml (see README) to put your own MCP servers behind the gateway.`,
