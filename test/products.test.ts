@@ -29,6 +29,9 @@ const WEATHER = `<policies><inbound><base /><set-header name="x-api" exists-acti
 const ECHO_TOOL = `<policies><inbound><base /><set-header name="x-operation" exists-action="override"><value>@(context.Operation.Name)</value></set-header></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`;
 const BYKEY = `<policies><inbound><base /><rate-limit-by-key calls="3" renewal-period="60" counter-key="@(context.Subscription.Id)" /></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`;
 
+const HS_KEY = Buffer.alloc(32, 9);
+const BOTH = `<policies><inbound><base /><validate-jwt header-name="Authorization"><issuer-signing-keys><key>${HS_KEY.toString('base64')}</key></issuer-signing-keys><audiences><audience>both-api</audience></audiences></validate-jwt></inbound><backend><base /></backend><outbound><base /></outbound><on-error><base /></on-error></policies>`;
+
 describe('products and subscription keys', () => {
   let backend: EverythingServer;
   let gw: RunningGateway;
@@ -59,6 +62,7 @@ describe('products and subscription keys', () => {
         { name: 'openx', type: 'passthrough', backend: { url: backend.url } },
         { name: 'free', type: 'passthrough', backend: { url: backend.url } },
         { name: 'bykey', type: 'passthrough', backend: { url: backend.url } },
+        { name: 'both', type: 'passthrough', backend: { url: backend.url }, policies: BOTH },
       ],
       products: [
         { name: 'starter', servers: ['weather'], policies: STARTER },
@@ -66,6 +70,7 @@ describe('products and subscription keys', () => {
         { name: 'extra-only', servers: ['extra'] },
         { name: 'open', servers: ['openx'], subscriptionRequired: false },
         { name: 'metered', servers: ['bykey'], policies: BYKEY },
+        { name: 'secure', servers: ['both'] },
       ],
     });
     store = await openStore(`sqlite:${dbFile}`);
@@ -254,6 +259,21 @@ describe('products and subscription keys', () => {
     }
     const logs = gw.logs.join('\n');
     for (const k of all) assert.ok(!logs.includes(k), 'no key in the logs');
+  });
+
+  it('a server can require a key and a token together', async () => {
+    const { SignJWT } = await import('jose');
+    const token = await new SignJWT({ sub: 'u1' }).setProtectedHeader({ alg: 'HS256' }).setAudience('both-api').setExpirationTime('5m').sign(HS_KEY);
+    const k = (await issue('both-key', { type: 'product', name: 'secure' })).primary;
+    const noKey = await post(url('both'), INIT, { authorization: `Bearer ${token}` });
+    assert.equal(noKey.status, 401);
+    assert.deepEqual(noKey.json, { statusCode: 401, message: KEY_NOT_FOUND });
+    const noToken = await post(url('both'), INIT, { [KEY]: k });
+    assert.equal(noToken.status, 401);
+    assert.equal(noToken.headers.get('x-reason'), 'TokenNotFound');
+    const seen = backend.requests.length;
+    assert.ok(await session(url('both'), { [KEY]: k, authorization: `Bearer ${token}` }));
+    assert.ok(backend.requests.slice(seen).every((q) => q.headers.authorization === undefined && q.headers[KEY] === undefined));
   });
 
   it('gatehouse policy test --product traces the four scopes in order', async () => {
