@@ -27,6 +27,9 @@ import { SubscriptionGate } from './subscriptions/gate.js';
 import { Subscriptions } from './subscriptions/subscriptions.js';
 import { compileAuthorization } from './mcp/tool-access.js';
 import type { OpenIdCacheOptions } from './auth/openid-config.js';
+import { CredentialError, CredentialManager } from './credentials/manager.js';
+import { providerOf } from './credentials/providers.js';
+import { secretBoxFromEnv, type SecretBox } from './secrets/secret-box.js';
 import { createRegistry } from './policies/registry.js';
 import { sendError, sendJson } from './server/http-util.js';
 import { checkHost, checkOrigin } from './server/origin.js';
@@ -38,6 +41,26 @@ export interface GatewayOptions {
   readonly cache?: Cache;
   /** OpenID configuration caching (tests: a clock, shorter intervals) */
   readonly openid?: OpenIdCacheOptions;
+  /** the key that seals stored tokens (tests); default from GATEHOUSE_SECRET_KEY */
+  readonly secretBox?: SecretBox;
+  /** environment for GATEHOUSE_SECRET_KEY (default process.env) */
+  readonly env?: NodeJS.ProcessEnv;
+  /** the quickstart: a missing GATEHOUSE_SECRET_KEY is generated into this file */
+  readonly quickstartKeyFile?: string;
+}
+
+/** the credential manager of a config with `credentials` (its tokens sealed with GATEHOUSE_SECRET_KEY) */
+async function credentialManagerOf(config: GatewayConfig, store: Store, logger: Logger, opts: GatewayOptions): Promise<CredentialManager | undefined> {
+  const raw = config.raw.credentials?.providers ?? [];
+  if (raw.length === 0) return undefined;
+  let box = opts.secretBox;
+  if (!box) {
+    const found = await secretBoxFromEnv(opts.env ?? process.env, opts.quickstartKeyFile ? { quickstartKeyFile: opts.quickstartKeyFile } : {});
+    if (!found) throw new Error('credentials need GATEHOUSE_SECRET_KEY, the key that encrypts stored tokens: create one with `gatehouse keys generate`');
+    if (found.generated) logger.warn({ file: opts.quickstartKeyFile }, 'no GATEHOUSE_SECRET_KEY: generated a local key for the quickstart; set GATEHOUSE_SECRET_KEY in production');
+    box = found.box;
+  }
+  return new CredentialManager(raw.map(providerOf), store, box, { publicUrl: config.gateway.publicUrl, logger });
 }
 
 interface ServerRoute {
@@ -69,13 +92,18 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   const backends = backendsOf(config);
   // every policy document is parsed and compiled here, once; a PolicyError stops the start with every problem
   let policies;
+  let opened: Store | undefined;
+  let credentials: CredentialManager | undefined;
   try {
-    policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends, auth: authServicesOf(config, { logger, ...opts.openid }) });
+    opened = opts.store ?? (await openStore(config.store));
+    credentials = await credentialManagerOf(config, opened, logger, opts);
+    policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends, auth: authServicesOf(config, { logger, ...opts.openid }), ...(credentials ? { credentials } : {}) });
   } catch (err) {
     if (!opts.cache) await cache.close();
+    if (opened && !opts.store) await opened.close();
     throw err;
   }
-  const store = opts.store ?? (await openStore(config.store));
+  const store: Store = opened;
   const sessions = new SessionStore(cache, config.gateway.sessionTtlMs);
   const gate = new SubscriptionGate(config, new Subscriptions(store));
   const pools = new UpstreamPools();
@@ -110,6 +138,26 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     }
   };
 
+  /** the consent flow of authorization-code connections: login link → provider → callback → back */
+  async function credentialRoute(req: IncomingMessage, res: ServerResponse, rel: string, query: string): Promise<void> {
+    if (req.method !== 'GET') throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method not allowed');
+    if (!credentials) throw new GatewayError('GW_ERR_NOT_FOUND', 'Not Found');
+    const params = new URLSearchParams(query);
+    let location: string;
+    try {
+      if (rel === '/credentials/callback') location = await credentials.finishLogin(params);
+      else {
+        const m = /^\/credentials\/([^/]+)\/([^/]+)\/login$/.exec(rel);
+        if (!m) throw new GatewayError('GW_ERR_NOT_FOUND', 'Not Found');
+        location = await credentials.startLogin(decodeURIComponent(m[1]!), decodeURIComponent(m[2]!), params.get('grant'), params.get('redirect'));
+      }
+    } catch (err) {
+      if (err instanceof CredentialError) throw new GatewayError('GW_ERR_BAD_REQUEST', `Bad Request: ${err.message}`, { status: err.code === 'AccessDenied' ? 403 : err.code.endsWith('NotFound') ? 404 : 400 });
+      throw err;
+    }
+    res.writeHead(302, { location, 'cache-control': 'no-store' }).end();
+  }
+
   const accessLog = logger.isLevelEnabled('info');
   let draining = false;
   const inflight = new Set<ServerResponse>();
@@ -123,6 +171,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     const path = q === -1 ? url : url.slice(0, q);
     const rel = basePath && path.startsWith(basePath) ? path.slice(basePath.length) : path;
     if (rel === '/healthz') return sendJson(res, 200, { status: 'ok' });
+    if (rel.startsWith('/credentials/')) return credentialRoute(req, res, rel, q === -1 ? '' : url.slice(q + 1));
     // RFC 9728 metadata of the protected servers (public: any origin may read it)
     if (metadata.handle(path, req, res)) return;
     if (rel === '/readyz') {

@@ -77,7 +77,7 @@ const CLASSIFICATION: Record<number, { starts: string; c: Classification }> = {
     starts: '<!-- Forward Authorization header to backend -->',
     c: { kind: 'element', sections: ['inbound', 'outbound'], why: '§5.3: the text says "forward the header in the Outbound policy", the snippet itself is a request-header set (inbound); it loads in both' },
   },
-  7: { starts: '<!-- Add to inbound policy. -->', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: ['inbound'], why: '§5.4 credential manager ("Add to inbound policy.")' } },
+  7: { starts: '<!-- Add to inbound policy. -->', c: { kind: 'element', sections: ['inbound'], why: '§5.4 credential manager ("Add to inbound policy.")' } },
   8: { starts: '<validate-jwt\n', c: { kind: 'placeholder', why: '§6 policy statement: header-name, query-parameter-name and token-value all given, placeholder texts for booleans, numbers and keys' } },
   9: { starts: '<validate-jwt header-name="Authorization" require-scheme="Bearer">', c: { kind: 'element', sections: ['inbound'], why: '§6 example, signing key from the named value {{jwt-signing-key}}' } },
   10: { starts: '<validate-jwt header-name="Authorization" failed-validation-httpcode="401"', c: { kind: 'element', sections: ['inbound'], why: '§6 example with openid-config' } },
@@ -88,16 +88,24 @@ const CLASSIFICATION: Record<number, { starts: string; c: Classification }> = {
   },
   13: { starts: '<validate-azure-ad-token tenant-id="{{aad-tenant-id}}">', c: { kind: 'element', sections: ['inbound'], why: '§7 example with named values' } },
   14: { starts: '<validate-azure-ad-token tenant-id="{{aad-tenant-id}}" output-token-variable-name="jwt">', c: { kind: 'element', sections: ['inbound'], why: '§7 example with audiences and required claims' } },
-  15: { starts: '<get-authorization-context\n', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: ['inbound'], why: '§8.4 policy statement (placeholder values; the policy itself is not available yet)' } },
-  16: { starts: '<!-- Get token back -->', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: ['inbound'], why: '§8.4 example: the token returned with return-response' } },
-  17: { starts: '<!-- Dynamically set attributes -->', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: ['inbound'], why: '§8.4 example with expression attributes' } },
-  18: { starts: '<!-- Token from incoming request (user-delegated) -->', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: ['inbound'], why: '§8.4 user-delegated example' } },
-  19: { starts: '<get-authorization-context provider-id="@(context.Request.Headers["providerId"][0])"', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: ['inbound'], why: '§8.4 AIGW MCP labs: provider per request + set-header' } },
-  20: { starts: '<policies>\n    <inbound>\n        <base />\n        <get-authorization-context', c: { kind: 'not-yet', policies: ['get-authorization-context'], sections: [], why: '§8.6 GitHub "All operations" policy document' } },
+  15: { starts: '<get-authorization-context\n', c: { kind: 'placeholder', why: '§8.4 policy statement: placeholder ids and identity-type=\"managed | jwt\"' } },
+  16: { starts: '<!-- Get token back -->', c: { kind: 'element', sections: ['inbound'], why: '§8.4 example: the token returned with return-response' } },
+  17: { starts: '<!-- Dynamically set attributes -->', c: { kind: 'element', sections: ['inbound'], why: '§8.4 example with expression attributes' } },
+  18: { starts: '<!-- Token from incoming request (user-delegated) -->', c: { kind: 'element', sections: ['inbound'], why: '§8.4 user-delegated example' } },
+  19: { starts: '<get-authorization-context provider-id="@(context.Request.Headers["providerId"][0])"', c: { kind: 'element', sections: ['inbound'], why: '§8.4 AIGW MCP labs: provider per request + set-header' } },
+  20: { starts: '<policies>\n    <inbound>\n        <base />\n        <get-authorization-context', c: { kind: 'document', why: '§8.6 GitHub "All operations" policy document' } },
   21: { starts: '<set-header name="header name" exists-action="override | skip | append | delete">', c: { kind: 'placeholder', why: '§10 policy statement: "header name", exists-action lists the choices "override | skip | append | delete"' } },
   22: { starts: '<rate-limit-by-key calls="number"', c: { kind: 'placeholder', why: '§11 policy statement: calls="number", renewal-period="seconds", increment-condition="condition" …' } },
   23: { starts: '<policies>\n  <inbound>\n    <!-- statements to be applied to the request go here -->', c: { kind: 'document', why: '§12.1 document structure (comments only)' } },
   24: { starts: '<policies>\n    <inbound>\n        <cross-domain />', c: { kind: 'document', why: '§12.2 <base/> example (cross-domain, base, find-and-replace)' } },
+};
+
+/** the credential providers and connections the §5.4 and §8 blocks name */
+const CREDENTIALS = {
+  providers: [
+    { name: 'github-01', type: 'github', clientId: 'gh-client', clientSecret: 'gh-secret', connections: [{ name: 'auth-01', grant: 'authorization-code' }, { name: 'first-connection', grant: 'authorization-code' }] },
+    { name: 'your-credential-provider-id', type: 'oauth2', clientId: 'c', clientSecret: 's', authorizationUrl: 'https://idp.example.com/authorize', tokenUrl: 'https://idp.example.com/token', connections: [{ name: 'auth-01', grant: 'client-credentials' }] },
+  ],
 };
 
 /** the named values the blocks use ({{jwt-signing-key}}, {{aad-tenant-id}}, {{aad-client-application-id}}) */
@@ -114,7 +122,7 @@ function asDocument(xml: string, section: Section | undefined): string {
 
 async function load(doc: string): Promise<PolicyProblem[]> {
   const config = await configFromObject(
-    { store: 'sqlite::memory:', namedValues: NAMED_VALUES, servers: [{ name: 'example', type: 'passthrough', backend: { url: 'http://127.0.0.1:9/mcp' }, policies: doc }] },
+    { store: 'sqlite::memory:', namedValues: NAMED_VALUES, credentials: CREDENTIALS, servers: [{ name: 'example', type: 'passthrough', backend: { url: 'http://127.0.0.1:9/mcp' }, policies: doc }] },
     { baseDir: process.cwd(), env: {} },
   );
   try {

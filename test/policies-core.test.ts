@@ -173,7 +173,8 @@ describe('policy load errors', () => {
     { name: 'missing attribute', xml: '<policies><inbound><set-variable value="1" /></inbound></policies>', expect: /1:20: <set-variable> requires the attribute "name"/ },
     { name: 'bad enum', xml: '<policies><inbound><set-header name="a" exists-action="merge"><value>x</value></set-header></inbound></policies>', expect: /exists-action.*must be one of override, skip, append, delete/ },
     { name: 'bad expression', xml: '<policies><inbound><set-variable name="a" value="@(context.Nope)" /></inbound></policies>', expect: /1:\d+: .*Nope/ },
-    { name: 'not-yet policy', xml: '<policies><inbound><get-authorization-context provider-id="p" authorization-id="a" context-variable-name="c" /></inbound></policies>', expect: /not available yet/ },
+    { name: 'an LLM policy Gatehouse does not offer', xml: '<policies><inbound><llm-token-limit tokens-per-minute="5" counter-key="k" /></inbound></policies>', expect: /1:20: unknown policy <llm-token-limit>/ },
+    { name: 'get-authorization-context naming an unknown provider', xml: '<policies><inbound><get-authorization-context provider-id="nope" authorization-id="a" context-variable-name="c" /></inbound></policies>', expect: /credential provider "nope" is not configured/ },
     { name: 'two backend policies', xml: '<policies><backend><forward-request /><forward-request /></backend></policies>', expect: /backend section can contain only one policy/ },
   ];
   for (const c of cases) {

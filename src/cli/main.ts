@@ -7,6 +7,7 @@ import { checkPolicies } from './commands/policy-check.js';
 import { runPolicyTest } from './commands/policy-test.js';
 import { runSubscriptions } from './commands/subscriptions.js';
 import { runOpenApiTools } from './commands/openapi-tools.js';
+import { runKeys } from './commands/keys.js';
 import { VERSION } from '../version.js';
 
 const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM policy language
@@ -25,6 +26,8 @@ Usage:
   gatehouse subscriptions suspend|activate|cancel -c FILE --name N
                                                     change a subscription's state
   gatehouse openapi tools SPEC [--operations a,b]   print the MCP tools (JSON) an OpenAPI document (file or URL) yields
+  gatehouse keys generate                           print a new data-encryption key for GATEHOUSE_SECRET_KEY
+  gatehouse keys rotate -c FILE                     re-seal stored secrets with GATEHOUSE_SECRET_KEY (old key in GATEHOUSE_SECRET_KEY_PREVIOUS)
   gatehouse --version | --help
 `;
 
@@ -55,6 +58,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return 2;
     case 'subscriptions':
       return runSubscriptions(rest, io);
+    case 'keys':
+      return runKeys(rest, io);
     case 'openapi':
       if (rest[0] === 'tools') return runOpenApiTools(rest.slice(1), io);
       io.stderr(`unknown command "openapi ${rest[0] ?? ''}" (did you mean "openapi tools"?)`);

@@ -60,6 +60,11 @@ function tokenPolicies(effective: EffectivePolicy, authority: string): { found: 
   return { found, issuers };
 }
 
+/** providers → connection names of the config (load-time checks of get-authorization-context) */
+export function credentialNamesOf(config: GatewayConfig): Map<string, Set<string>> {
+  return new Map((config.raw.credentials?.providers ?? []).map((p) => [p.name, new Set((p.connections ?? []).map((c) => c.name))]));
+}
+
 /** the token-validation services of a configuration: one OpenID cache, its certificates, the Entra authority */
 export function authServicesOf(config: GatewayConfig, opts: OpenIdCacheOptions = {}): AuthServices {
   return {
@@ -97,7 +102,12 @@ function collect<T>(problems: PolicyProblem[], fn: () => T): T | undefined {
 }
 
 export function compileServerPolicies(config: GatewayConfig, registry: PolicyRegistry, given: CompileServices): Map<string, ServerPolicies> {
-  const services: CompileServices = given.auth ? given : { ...given, auth: authServicesOf(config) };
+  const services: CompileServices = {
+    ...given,
+    auth: given.auth ?? authServicesOf(config),
+    credentialNames: given.credentialNames ?? credentialNamesOf(config),
+    ...(config.raw.identity ? { identity: config.raw.identity } : {}),
+  };
   const authority = services.auth!.entraAuthority;
   const problems: PolicyProblem[] = [];
   const lookup: NamedValueLookup = (name) => config.namedValues.get(name);

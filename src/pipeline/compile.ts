@@ -16,8 +16,6 @@ export type PolicyRegistry = ReadonlyMap<string, PolicyDefinition>;
 
 /** Policies that belong to other capabilities (their own issues) and LLM policies Gatehouse does not offer. */
 const NOT_YET: Record<string, string> = {
-  'get-authorization-context': 'the credential manager',
-  'authentication-managed-identity': 'the credential manager',
 };
 
 interface Reads { requestBody: boolean; responseBody: boolean }

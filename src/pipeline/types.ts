@@ -10,6 +10,7 @@ import type { Cache } from '../cache/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { PipelineContext } from './context.js';
 import type { OpenIdConfigCache } from '../auth/openid-config.js';
+import type { CredentialManager } from '../credentials/manager.js';
 
 export type Section = SectionName;
 
@@ -48,6 +49,12 @@ export interface AuthServices {
 export interface CompileServices {
   /** token validation; created from defaults when absent (validate, policy test) */
   readonly auth?: AuthServices;
+  /** the credential manager (get-authorization-context, authentication-managed-identity); absent in offline checks */
+  readonly credentials?: CredentialManager;
+  /** providers and connections of the config (load-time checks of literal provider-id / authorization-id) */
+  readonly credentialNames?: ReadonlyMap<string, ReadonlySet<string>>;
+  /** the gateway's own identity (`identity` in the config) */
+  readonly identity?: { readonly provider: string; readonly connection: string };
   readonly cache?: Cache;
   readonly logger?: Logger;
   /** named backends of the config (`backends:`) for set-backend-service backend-id */

@@ -17,6 +17,8 @@ import { trace } from './trace.js';
 import { crossDomain } from './cross-domain.js';
 import { validateJwt } from './validate-jwt.js';
 import { validateAzureAdToken } from './validate-azure-ad-token.js';
+import { getAuthorizationContext } from './get-authorization-context.js';
+import { authenticationManagedIdentity } from './authentication-managed-identity.js';
 // -- traffic policies (rate limits, quotas, concurrency, ip-filter, cors): imports below
 import { rateLimit } from './rate-limit.js';
 import { rateLimitByKey } from './rate-limit-by-key.js';
@@ -59,6 +61,8 @@ export const BUILTIN_POLICIES: readonly PolicyDefinition[] = [
   crossDomain,
   validateJwt,
   validateAzureAdToken,
+  getAuthorizationContext,
+  authenticationManagedIdentity,
   // -- traffic policies: entries below
   rateLimit,
   rateLimitByKey,

@@ -33,7 +33,8 @@ export const sendOneWayRequest: PolicyDefinition = {
           }
           throw err;
         }
-        void sendOutbound(req).then(
+        const token = out.managedIdentity ? out.managedIdentity(ctx).catch(() => undefined) : Promise.resolve(undefined);
+        void token.then((t) => sendOutbound(t ? { ...req, headers: { ...req.headers, authorization: `Bearer ${t}` } } : req)).then(
           (res) => {
             if (logger?.isLevelEnabled('debug')) logger.debug({ requestId, policy: 'send-one-way-request', path: cc.path, status: res.statusCode }, 'send-one-way-request sent');
           },

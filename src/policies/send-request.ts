@@ -58,6 +58,10 @@ export const sendRequest: PolicyDefinition = {
             markOrigin(err, self);
             throw err; // expression or configuration errors are the policy's own
           }
+          if (out.managedIdentity) {
+            const token = await out.managedIdentity(ctx);
+            if (token) req = { ...req, headers: { ...req.headers, authorization: `Bearer ${token}` } };
+          }
           res = await sendOutbound(cancel ? { ...req, signal: cancel } : req);
         } catch (err) {
           if (cancel?.aborted) return; // a losing branch of <wait for="any">: leave nothing behind

@@ -75,7 +75,7 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
   let gateway;
   let url: string;
   try {
-    gateway = await createGateway(config, { logger });
+    gateway = await createGateway(config, { logger, env: io.env, ...(config.file === undefined ? { quickstartKeyFile: resolve(io.cwd, '.gatehouse', 'secret.key') } : {}) });
     ({ url } = await gateway.listen(port ?? config.gateway.port, args.values.host ?? config.gateway.host));
   } catch (err) {
     await demo?.close();

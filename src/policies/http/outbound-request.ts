@@ -16,6 +16,7 @@
 import type { CompileContext, ValueGetter } from '../../pipeline/types.js';
 import type { PolicyElement } from '../../policy/document.js';
 import type { PipelineContext } from '../../pipeline/context.js';
+import { compileManagedIdentity } from '../authentication-managed-identity.js';
 import { HeaderMap } from '../../expressions/context.js';
 import { asString } from '../../pipeline/compile.js';
 import { checkAttributes, choiceOrExpression, intAttribute } from './attrs.js';
@@ -52,6 +53,8 @@ export interface CompiledOutbound {
   /** evaluate the children: the request to send (synchronous: uses the context as it is now) */
   build(ctx: PipelineContext): OutboundRequest;
   readonly ssrf: SsrfOptions;
+  /** <authentication-managed-identity> child: the gateway identity's token for the request (undefined: none / ignored error) */
+  readonly managedIdentity?: (ctx: PipelineContext) => Promise<string | undefined>;
 }
 
 type Step = (ctx: PipelineContext, r: BuiltRequest) => void;
@@ -72,6 +75,7 @@ export function compileOutbound(el: PolicyElement, cc: CompileContext): Compiled
   const timeout = intAttribute(el, cc, 'timeout', { min: 1, max: 86_400 });
 
   const steps: Step[] = [];
+  let managedIdentity: CompiledOutbound['managedIdentity'];
   const seen = new Map<string, number>();
   for (const c of el.children) {
     if (c.type !== 'element') continue;
@@ -188,9 +192,8 @@ export function compileOutbound(el: PolicyElement, cc: CompileContext): Compiled
         break;
       }
       case 'authentication-managed-identity': {
-        // compiled as a policy so its own rules apply (today: "not available yet")
-        const compiled = cc.policies([c], cc.path);
-        if (compiled.length > 0) cc.problem(c, `<authentication-managed-identity> inside <${el.name}> is not wired to the credential manager yet`);
+        // the gateway identity's token becomes this request's Authorization header
+        managedIdentity = compileManagedIdentity(c, cc);
         break;
       }
       default:
@@ -222,6 +225,7 @@ export function compileOutbound(el: PolicyElement, cc: CompileContext): Compiled
 
   return {
     ssrf,
+    ...(managedIdentity ? { managedIdentity } : {}),
     build(ctx) {
       const m = mode(ctx);
       const r: BuiltRequest = m === 'copy' ? copyOf(ctx) : { url: undefined, method: 'GET', headers: new HeaderMap(), body: null };

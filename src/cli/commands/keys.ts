@@ -1,0 +1,125 @@
+/**
+ * `gatehouse keys generate` — prints a new data-encryption key for GATEHOUSE_SECRET_KEY (one line on
+ * stdout, nothing else there; usage hints on stderr).
+ * `gatehouse keys rotate -c FILE` — re-seals every stored secret (src/secrets/secret-box.ts,
+ * SEALED_COLLECTIONS) with GATEHOUSE_SECRET_KEY, opening them with it or GATEHOUSE_SECRET_KEY_PREVIOUS.
+ *
+ * Exit status: 0 ok, 1 runtime failure (the store cannot be opened or fails, a stored secret does
+ * not open — named by record, never by value), 2 invalid input (bad options, config problems as
+ * FILE:LINE:COL, a missing or malformed key).
+ */
+import { resolve } from 'node:path';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { loadConfig } from '../../config/load.js';
+import { ConfigError, formatProblem } from '../../config/errors.js';
+import type { GatewayConfig } from '../../config/types.js';
+import { openStore } from '../../store/open.js';
+import type { Store } from '../../store/types.js';
+import { PREVIOUS_KEY_ENV, SEALED_COLLECTIONS, SECRET_KEY_ENV, SecretKeyError, generateKey, rotateSecrets, secretBoxFromEnv, type SecretBox } from '../../secrets/secret-box.js';
+import type { CliIo } from '../main.js';
+
+export const KEYS_USAGE = `usage:
+  gatehouse keys generate             print a new data-encryption key for ${SECRET_KEY_ENV}
+  gatehouse keys rotate -c FILE       re-seal every stored secret with ${SECRET_KEY_ENV}
+                                      (the old key(s) in ${PREVIOUS_KEY_ENV}, comma-separated)
+`;
+
+export async function runKeys(argv: string[], io: CliIo): Promise<number> {
+  const [sub, ...rest] = argv;
+  if (sub === undefined) {
+    io.stderr(`gatehouse keys: a subcommand is required\n${KEYS_USAGE}`);
+    return 2;
+  }
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    io.stdout(KEYS_USAGE);
+    return 0;
+  }
+  if (sub !== 'generate' && sub !== 'rotate') {
+    io.stderr(`gatehouse keys: unknown subcommand "${sub}"\n${KEYS_USAGE}`);
+    return 2;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    const options: ParseArgsConfig['options'] =
+      sub === 'generate' ? { help: { type: 'boolean', short: 'h' } } : { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } };
+    values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
+  } catch (err) {
+    io.stderr(`gatehouse keys ${sub}: ${(err as Error).message}\n${KEYS_USAGE}`);
+    return 2;
+  }
+  if (values.help === true) {
+    io.stdout(KEYS_USAGE);
+    return 0;
+  }
+  return sub === 'generate' ? generate(io) : rotate(typeof values.config === 'string' ? values.config : undefined, io);
+}
+
+function generate(io: CliIo): number {
+  io.stdout(generateKey());
+  io.stderr(
+    [
+      `Set it as ${SECRET_KEY_ENV} in the gateway's environment, e.g.`,
+      `  export ${SECRET_KEY_ENV}=ghk1_...`,
+      'Keep it secret and backed up: stored tokens and client secrets cannot be read without it.',
+      `To rotate: move the current key to ${PREVIOUS_KEY_ENV}, set the new one as ${SECRET_KEY_ENV},`,
+      `run \`gatehouse keys rotate -c FILE\`, then remove ${PREVIOUS_KEY_ENV}.`,
+    ].join('\n'),
+  );
+  return 0;
+}
+
+async function rotate(file: string | undefined, io: CliIo): Promise<number> {
+  if (file === undefined || file === '') {
+    io.stderr(`gatehouse keys rotate: -c FILE is required\n${KEYS_USAGE}`);
+    return 2;
+  }
+  let box: SecretBox | undefined;
+  try {
+    box = (await secretBoxFromEnv(io.env, {}))?.box;
+  } catch (err) {
+    io.stderr(`gatehouse keys rotate: ${(err as Error).message}`);
+    return err instanceof SecretKeyError ? 2 : 1;
+  }
+  if (box === undefined) {
+    io.stderr(
+      `gatehouse keys rotate: ${SECRET_KEY_ENV} is not set. Set it to the new key (\`gatehouse keys generate\`) and ${PREVIOUS_KEY_ENV} to the old one(s), comma-separated.`,
+    );
+    return 2;
+  }
+
+  let config: GatewayConfig;
+  try {
+    config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(err.problems.map((p) => formatProblem(p, { cwd: io.cwd })).join('\n'));
+      return 2;
+    }
+    io.stderr(`gatehouse keys rotate: ${(err as Error).message}`);
+    return 1;
+  }
+
+  let store: Store;
+  try {
+    store = await openStore(config.store);
+  } catch (err) {
+    io.stderr(`gatehouse keys rotate: cannot open the store: ${(err as Error).message}`);
+    return 1;
+  }
+  try {
+    const r = await rotateSecrets(store, box, SEALED_COLLECTIONS);
+    io.stdout(`re-sealed ${r.resealed} secret${r.resealed === 1 ? '' : 's'} with key ${box.keyId} (${r.records} record${r.records === 1 ? '' : 's'} checked in ${SEALED_COLLECTIONS.join(', ')})`);
+    if (box.previousKeyIds.length > 0) io.stderr(`Every stored secret now opens with ${SECRET_KEY_ENV}; ${PREVIOUS_KEY_ENV} can be removed.`);
+    return 0;
+  } catch (err) {
+    if (err instanceof SecretKeyError) {
+      const hint = err.code === 'GW_SECRET_KEY_MISMATCH' ? `\nSet ${PREVIOUS_KEY_ENV} to the key it was sealed with and run the rotation again (records before it are already re-sealed).` : '';
+      io.stderr(`gatehouse keys rotate: ${err.message}${hint}`);
+      return 1;
+    }
+    io.stderr(`gatehouse keys rotate: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
