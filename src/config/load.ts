@@ -283,10 +283,13 @@ function buildServer(s: RawPassthroughServer, i: number, policies: Map<string, P
     )),
   };
   const withP = withPolicies(server, policies.get(formatPath(['servers', i, 'policies'])));
-  if (s.resourceMetadata === undefined) return withP;
-  const rm = s.resourceMetadata;
+  return withResourceMetadata(withP, s.resourceMetadata);
+}
+
+function withResourceMetadata(server: PassthroughServerConfig, rm: RawPassthroughServer['resourceMetadata']): PassthroughServerConfig {
+  if (rm === undefined) return server;
   return {
-    ...withP,
+    ...server,
     resourceMetadata: {
       authorizationServers: [...(rm.authorizationServers ?? [])],
       scopes: [...(rm.scopes ?? [])],
@@ -325,18 +328,7 @@ function buildOpenApiServer(s: RawOpenApiServer, i: number, policies: Map<string
       policies.get(formatPath(['servers', i, 'tools', j, 'policies'])),
     )),
   };
-  const withP = withPolicies(server, policies.get(formatPath(['servers', i, 'policies'])));
-  const rm = s.resourceMetadata;
-  if (rm === undefined) return withP;
-  return {
-    ...withP,
-    resourceMetadata: {
-      authorizationServers: [...(rm.authorizationServers ?? [])],
-      scopes: [...(rm.scopes ?? [])],
-      ...(rm.resourceName === undefined ? {} : { resourceName: rm.resourceName }),
-      ...(rm.resourceDocumentation === undefined ? {} : { resourceDocumentation: rm.resourceDocumentation }),
-    },
-  };
+  return withResourceMetadata(withPolicies(server, policies.get(formatPath(['servers', i, 'policies']))), s.resourceMetadata);
 }
 
 function build(

@@ -11,9 +11,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, JSONRPC } from '../errors/gateway-error.js';
-import { acceptsBoth, isJsonContentType, readBody } from '../server/http-util.js';
-import { classify, errorResponse, invalidRequest, parseError, type JsonRpcMessageInfo } from './jsonrpc.js';
+import { classify, errorResponse, invalidRequest, type JsonRpcMessageInfo } from './jsonrpc.js';
 import { LATEST_VERSION, STREAMABLE_VERSIONS } from './protocol.js';
+import { checkVersionHeader, readJsonPost, requireSession } from './request-checks.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
 import { pipelineFor, type ServerPolicies } from './server-policies.js';
 import { runWithPolicies, type ActionMode, type ActionResult, type PolicyOverrides } from './policy-bridge.js';
@@ -85,39 +85,10 @@ export class OpenApiEndpoint {
     }
   }
 
-  #checkVersionHeader(req: IncomingMessage): void {
-    const v = req.headers['mcp-protocol-version'];
-    if (v !== undefined && (Array.isArray(v) || !STREAMABLE_VERSIONS.has(v))) {
-      throw new GatewayError('GW_ERR_PROTOCOL_VERSION', `Bad Request: unsupported MCP-Protocol-Version (supported: ${[...STREAMABLE_VERSIONS].join(', ')})`);
-    }
-  }
-
-  async #session(req: IncomingMessage): Promise<{ id: string; record: SessionRecord }> {
-    const raw = req.headers['mcp-session-id'];
-    if (raw === undefined) throw new GatewayError('GW_ERR_SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required');
-    if (Array.isArray(raw)) throw new GatewayError('GW_ERR_BAD_REQUEST', 'Bad Request: Mcp-Session-Id header must be a single value');
-    const record = await this.deps.sessions.get(raw);
-    if (!record || record.server !== this.deps.server.name) throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
-    return { id: raw, record };
-  }
-
   async #post(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    if (!acceptsBoth(req.headers.accept)) {
-      throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept both application/json and text/event-stream');
-    }
-    if (!isJsonContentType(req.headers['content-type'])) {
-      throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json');
-    }
-    this.#checkVersionHeader(req);
-    const body = await readBody(req, this.deps.maxBodyBytes);
-    let value: unknown;
-    try {
-      value = JSON.parse(body.toString('utf8'));
-    } catch {
-      ctx.errorCode = 'GW_ERR_PARSE';
-      jsonReply(res, 400, parseError());
-      return;
-    }
+    const read = await readJsonPost(req, res, this.deps.maxBodyBytes, ctx);
+    if (!read) return;
+    const { value, body } = read;
     if (Array.isArray(value)) throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: JSON-RPC batches are not supported by this server');
     const info = classify(value);
     if (!info) {
@@ -131,7 +102,7 @@ export class OpenApiEndpoint {
       if (info.kind !== 'request') throw new GatewayError('GW_ERR_INVALID_REQUEST', 'Invalid Request: initialize must be a request');
       return this.#withPolicies(req, res, ctx, body, info, undefined, (ov, mode) => this.#initialize(res, info, ov, mode));
     }
-    const session = await this.#session(req);
+    const session = await requireSession(req, this.deps.sessions, this.deps.server.name);
     return this.#withPolicies(req, res, ctx, body, info, session, (ov, mode) => this.#message(req, res, ctx, session, info, ov, mode));
   }
 
@@ -251,8 +222,8 @@ export class OpenApiEndpoint {
 
   async #delete(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     ctx.method = 'DELETE';
-    this.#checkVersionHeader(req);
-    const session = await this.#session(req);
+    checkVersionHeader(req);
+    const session = await requireSession(req, this.deps.sessions, this.deps.server.name);
     return this.#withPolicies(req, res, ctx, undefined, undefined, session, async (ov) => {
       checkSubject(session.record, ov?.principal);
       await this.deps.sessions.delete(session.id);

@@ -4,9 +4,9 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, JSONRPC } from '../errors/gateway-error.js';
-import { acceptsBoth, accepts, isJsonContentType, readBody, singleHeader } from '../server/http-util.js';
-import { classify, errorResponse, invalidRequest, parseError, type JsonRpcMessageInfo } from './jsonrpc.js';
-import { STREAMABLE_VERSIONS, batchAllowed } from './protocol.js';
+import { accepts, singleHeader } from '../server/http-util.js';
+import { classify, errorResponse, invalidRequest, type JsonRpcMessageInfo } from './jsonrpc.js';
+import { batchAllowed } from './protocol.js';
 import { filterToolsListResponse, type ToolFilter } from './tool-filter.js';
 import { headerValue, statusError, type PassthroughBackend } from './passthrough-backend.js';
 import { readUpstreamText, upstreamMediaType, type UpstreamResponse } from './upstream-streamable.js';
@@ -17,6 +17,7 @@ import { pipelineFor, type ServerPolicies } from './server-policies.js';
 import { runWithPolicies, responseHeaders, type ActionMode, type ActionResult, type PolicyOverrides } from './policy-bridge.js';
 import { newResponse, type PipelineContext } from '../pipeline/context.js';
 import type { Overrides } from './passthrough-backend.js';
+import { checkVersionHeader, readJsonPost, requireSession } from './request-checks.js';
 import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
 import type { Admission } from '../subscriptions/gate.js';
 
@@ -85,48 +86,20 @@ export class StreamableEndpoint {
     }
   }
 
-  /** MCP-Protocol-Version must be one we speak when present (checklist 47). */
-  #checkVersionHeader(req: IncomingMessage): void {
-    const v = req.headers['mcp-protocol-version'];
-    if (v !== undefined && (Array.isArray(v) || !STREAMABLE_VERSIONS.has(v))) {
-      throw new GatewayError('GW_ERR_PROTOCOL_VERSION', `Bad Request: unsupported MCP-Protocol-Version (supported: ${[...STREAMABLE_VERSIONS].join(', ')})`);
-    }
-  }
-
   async #session(req: IncomingMessage): Promise<{ id: string; record: SessionRecord }> {
-    const raw = req.headers['mcp-session-id'];
-    if (raw === undefined) throw new GatewayError('GW_ERR_SESSION_REQUIRED', 'Bad Request: Mcp-Session-Id header is required');
-    if (Array.isArray(raw)) throw new GatewayError('GW_ERR_BAD_REQUEST', 'Bad Request: Mcp-Session-Id header must be a single value');
-    const record = await this.deps.sessions.get(raw);
-    // a session of another server, or of the other transport, is as unknown as a made-up one
-    if (!record || record.server !== this.deps.backend.server.name || record.downstream !== 'streamable-http') {
-      throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
-    }
-    if (!this.deps.backend.streamable && !this.deps.backend.sseConnection(raw)) {
+    const session = await requireSession(req, this.deps.sessions, this.deps.backend.server.name, 'streamable-http');
+    if (!this.deps.backend.streamable && !this.deps.backend.sseConnection(session.id)) {
       // the backend's SSE connection lives on one replica and is gone: the client must re-initialize
-      await this.deps.sessions.delete(raw);
+      await this.deps.sessions.delete(session.id);
       throw new GatewayError('GW_ERR_SESSION_NOT_FOUND', 'Session not found', { jsonRpcCode: -32001 });
     }
-    return { id: raw, record };
+    return session;
   }
 
   async #post(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
-    if (!acceptsBoth(req.headers.accept)) {
-      throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept both application/json and text/event-stream');
-    }
-    if (!isJsonContentType(req.headers['content-type'])) {
-      throw new GatewayError('GW_ERR_UNSUPPORTED_MEDIA_TYPE', 'Unsupported Media Type: Content-Type must be application/json');
-    }
-    this.#checkVersionHeader(req);
-    const body = await readBody(req, this.deps.maxBodyBytes);
-    let value: unknown;
-    try {
-      value = JSON.parse(body.toString('utf8'));
-    } catch {
-      ctx.errorCode = 'GW_ERR_PARSE';
-      jsonReply(res, 400, parseError());
-      return;
-    }
+    const read = await readJsonPost(req, res, this.deps.maxBodyBytes, ctx);
+    if (!read) return;
+    const { value, body } = read;
     if (Array.isArray(value)) return this.#batch(req, res, ctx, value, body);
     const info = classify(value);
     if (!info) {
@@ -393,7 +366,7 @@ export class StreamableEndpoint {
     if (!accepts(req.headers.accept, 'text/event-stream')) {
       throw new GatewayError('GW_ERR_NOT_ACCEPTABLE', 'Not Acceptable: Client must accept text/event-stream');
     }
-    this.#checkVersionHeader(req);
+    checkVersionHeader(req);
     const session = await this.#session(req);
     return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, (ov) => {
       checkSubject(session.record, ov?.principal);
@@ -436,7 +409,7 @@ export class StreamableEndpoint {
 
   async #delete(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void> {
     ctx.method = 'DELETE';
-    this.#checkVersionHeader(req);
+    checkVersionHeader(req);
     const session = await this.#session(req);
     return this.#withPolicies(req, res, ctx, undefined, undefined, session, false, async (ov) => {
       checkSubject(session.record, ov?.principal);
