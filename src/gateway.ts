@@ -33,6 +33,7 @@ import { secretBoxFromEnv, type SecretBox } from './secrets/secret-box.js';
 import { createRegistry } from './policies/registry.js';
 import { sendError, sendJson } from './server/http-util.js';
 import { checkHost, checkOrigin } from './server/origin.js';
+import { AuthorizationFacade, type AuthorizationFacadeOptions } from './authorization/facade.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -47,6 +48,20 @@ export interface GatewayOptions {
   readonly env?: NodeJS.ProcessEnv;
   /** the quickstart: a missing GATEHOUSE_SECRET_KEY is generated into this file */
   readonly quickstartKeyFile?: string;
+  /** the authorization-server facade (tests: a clock, loopback client metadata documents) */
+  readonly authorization?: Pick<AuthorizationFacadeOptions, 'now' | 'allowLoopbackMetadataDocuments'>;
+}
+
+/** the AS facade of a config with `authorization` (its keys and upstream tokens sealed with GATEHOUSE_SECRET_KEY) */
+async function authorizationFacadeOf(config: GatewayConfig, store: Store, logger: Logger, opts: GatewayOptions): Promise<AuthorizationFacade | undefined> {
+  if (!config.raw.authorization) return undefined;
+  let box = opts.secretBox;
+  if (!box) {
+    const found = await secretBoxFromEnv(opts.env ?? process.env, opts.quickstartKeyFile ? { quickstartKeyFile: opts.quickstartKeyFile } : {});
+    if (!found) throw new Error('authorization needs GATEHOUSE_SECRET_KEY, the key that encrypts its signing key and upstream tokens: create one with `gatehouse keys generate`');
+    box = found.box;
+  }
+  return AuthorizationFacade.create(config, { store, box, logger, ...(opts.env ? { env: opts.env } : {}), ...opts.authorization });
 }
 
 /** the credential manager of a config with `credentials` (its tokens sealed with GATEHOUSE_SECRET_KEY) */
@@ -94,9 +109,11 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   let policies;
   let opened: Store | undefined;
   let credentials: CredentialManager | undefined;
+  let authorization: AuthorizationFacade | undefined;
   try {
     opened = opts.store ?? (await openStore(config.store));
     credentials = await credentialManagerOf(config, opened, logger, opts);
+    authorization = await authorizationFacadeOf(config, opened, logger, opts);
     policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends, auth: authServicesOf(config, { logger, ...opts.openid }), ...(credentials ? { credentials } : {}) });
   } catch (err) {
     if (!opts.cache) await cache.close();
@@ -143,6 +160,15 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     if (req.method !== 'GET') throw new GatewayError('GW_ERR_METHOD_NOT_ALLOWED', 'Method not allowed');
     if (!credentials) throw new GatewayError('GW_ERR_NOT_FOUND', 'Not Found');
     const params = new URLSearchParams(query);
+    if (rel === '/credentials/done') {
+      // where a login link without its own redirect lands
+      const error = params.get('error');
+      const text = error ? `The connection could not be made (${error.replace(/[^A-Za-z0-9_.-]/g, '')}). Try the login link again.` : 'The connection is ready. You can close this page.';
+      const html = `<!doctype html><meta charset="utf-8"><title>Gatehouse</title><p>${text}</p>`;
+      res.writeHead(error ? 400 : 200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store', 'content-security-policy': "default-src 'none'; frame-ancestors 'none'", 'x-frame-options': 'DENY' });
+      res.end(html);
+      return;
+    }
     let location: string;
     try {
       if (rel === '/credentials/callback') location = await credentials.finishLogin(params);
@@ -172,6 +198,8 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
     const rel = basePath && path.startsWith(basePath) ? path.slice(basePath.length) : path;
     if (rel === '/healthz') return sendJson(res, 200, { status: 'ok' });
     if (rel.startsWith('/credentials/')) return credentialRoute(req, res, rel, q === -1 ? '' : url.slice(q + 1));
+    // the authorization-server facade (`authorization`): metadata, JWKS, register, authorize, consent, callback, token, revoke
+    if (authorization && (await authorization.handle(req, res, path, q === -1 ? '' : url.slice(q + 1)))) return;
     // RFC 9728 metadata of the protected servers (public: any origin may read it)
     if (metadata.handle(path, req, res)) return;
     if (rel === '/readyz') {

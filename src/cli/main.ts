@@ -8,6 +8,7 @@ import { runPolicyTest } from './commands/policy-test.js';
 import { runSubscriptions } from './commands/subscriptions.js';
 import { runOpenApiTools } from './commands/openapi-tools.js';
 import { runKeys } from './commands/keys.js';
+import { runCredentials } from './commands/credentials.js';
 import { VERSION } from '../version.js';
 
 const HELP = `gatehouse ${VERSION} — a self-hosted MCP gateway with the APIM policy language
@@ -28,6 +29,11 @@ Usage:
   gatehouse openapi tools SPEC [--operations a,b]   print the MCP tools (JSON) an OpenAPI document (file or URL) yields
   gatehouse keys generate                           print a new data-encryption key for GATEHOUSE_SECRET_KEY
   gatehouse keys rotate -c FILE                     re-seal stored secrets with GATEHOUSE_SECRET_KEY (old key in GATEHOUSE_SECRET_KEY_PREVIOUS)
+  gatehouse credentials list -c FILE [--json]       credential connections and their status (ready, connected, pending, error; never tokens)
+  gatehouse credentials login-link -c FILE --provider P --connection C [--redirect URL]
+                                                    print a login link that connects an authorization-code connection (needs GATEHOUSE_SECRET_KEY)
+  gatehouse credentials revoke -c FILE --provider P --connection C
+                                                    forget a connection's stored tokens (every user's, for a per-user connection)
   gatehouse --version | --help
 `;
 
@@ -60,6 +66,8 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
       return runSubscriptions(rest, io);
     case 'keys':
       return runKeys(rest, io);
+    case 'credentials':
+      return runCredentials(rest, io);
     case 'openapi':
       if (rest[0] === 'tools') return runOpenApiTools(rest.slice(1), io);
       io.stderr(`unknown command "openapi ${rest[0] ?? ''}" (did you mean "openapi tools"?)`);

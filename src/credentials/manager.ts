@@ -20,7 +20,7 @@ import { decodeJwt } from 'jose';
 import type { Store } from '../store/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
-import { aadOf } from '../secrets/secret-box.js';
+import { aadOf, SecretKeyError } from '../secrets/secret-box.js';
 import type { Principal } from '../auth/principal.js';
 import { claimHasAny } from '../auth/principal.js';
 import type { ConnectionConfig, ProviderConfig } from './providers.js';
@@ -170,6 +170,7 @@ export class CredentialManager {
       try {
         return await requestToken(p, p.tokenUrl, { grant_type: 'client_credentials', scope, resource: resource ?? p.resource }, this.#now());
       } catch (err) {
+        this.#logFailure(id, err);
         throw new CredentialError('TokenRequestFailed', (err as Error).message);
       }
     }
@@ -179,13 +180,20 @@ export class CredentialManager {
     }
     if (rec.value.status === 'error') throw new CredentialError('ConnectionError', `connection "${c.name}" of provider "${p.name}" is in error: ${rec.value.error ?? 'unknown'} (log in again)`, await this.loginUrl(p.name, c.name, undefined, user));
     const box = this.#sealer();
-    const stored: TokenSet = {
-      accessToken: box.open(rec.value.accessToken, aadOf(CONNECTIONS, id, 'accessToken')),
-      refreshToken: rec.value.refreshToken ? box.open(rec.value.refreshToken, aadOf(CONNECTIONS, id, 'refreshToken')) : undefined,
-      expiresAt: rec.value.expiresAt,
-      scope: rec.value.scope,
-      tokenType: 'Bearer',
-    };
+    let stored: TokenSet;
+    try {
+      stored = {
+        accessToken: box.open(rec.value.accessToken, aadOf(CONNECTIONS, id, 'accessToken')),
+        refreshToken: rec.value.refreshToken ? box.open(rec.value.refreshToken, aadOf(CONNECTIONS, id, 'refreshToken')) : undefined,
+        expiresAt: rec.value.expiresAt,
+        scope: rec.value.scope,
+        tokenType: 'Bearer',
+      };
+    } catch (err) {
+      // a wrong GATEHOUSE_SECRET_KEY: say so (the message names key ids only), change nothing
+      if (err instanceof SecretKeyError) throw new CredentialError('ConnectionError', `connection "${c.name}" of provider "${p.name}": its stored tokens cannot be decrypted: ${err.message}`);
+      throw err;
+    }
     const now = this.#now();
     if (stored.expiresAt === undefined || stored.expiresAt - REFRESH_MARGIN_MS > now) return stored;
     if (!stored.refreshToken) {
@@ -203,11 +211,17 @@ export class CredentialManager {
         throw new CredentialError('ConnectionError', `connection "${c.name}" of provider "${p.name}": the refresh token was refused (log in again)`, await this.loginUrl(p.name, c.name, undefined, user));
       }
       // a provider that is down: nothing is changed; the old token serves while it is still valid
+      this.#logFailure(id, err);
       if (stored.expiresAt > now) return stored;
       throw new CredentialError('TokenRequestFailed', (err as Error).message);
     }
     await this.#save(id, { ...fresh, refreshToken: fresh.refreshToken ?? stored.refreshToken }, user);
     return fresh;
+  }
+
+  #logFailure(id: string, err: unknown): void {
+    const detail = err instanceof TokenEndpointError ? err.detail : undefined;
+    this.opts.logger?.warn({ connection: id, error: (err as Error).message, ...(detail ? { detail } : {}) }, 'token request failed');
   }
 
   async #markError(id: string, value: StoredConnection, error: string): Promise<void> {
@@ -255,7 +269,11 @@ export class CredentialManager {
       throw new CredentialError('AccessDenied', 'the login link is not valid');
     }
     if (g.p !== p.name || g.c !== c.name || g.exp < this.#now()) throw new CredentialError('AccessDenied', 'the login link is not valid for this connection or has expired');
-    const back = redirect ?? g.r;
+    // where the browser goes back: the grant's redirect (minted with the link); a `redirect` parameter
+    // may only repeat it, or, for a link minted without one, stay on this gateway (no open redirect)
+    if (redirect !== null && g.r !== undefined && redirect !== g.r) throw new CredentialError('AccessDenied', 'redirect does not match the login link');
+    if (redirect !== null && g.r === undefined && new URL(redirect, this.opts.publicUrl).origin !== new URL(this.opts.publicUrl).origin) throw new CredentialError('AccessDenied', 'redirect must stay on this gateway (mint the link with --redirect for another target)');
+    const back = g.r ?? (redirect !== null ? new URL(redirect, this.opts.publicUrl).href : undefined);
     if (back !== undefined && !/^https?:\/\//i.test(back)) throw new CredentialError('AccessDenied', 'redirect must be an http(s) URL');
     const state = randomBytes(24).toString('base64url');
     const verifier = randomBytes(32).toString('base64url');
@@ -280,8 +298,8 @@ export class CredentialManager {
     const state = query.get('state');
     if (!state) throw new CredentialError('AccessDenied', 'the callback has no state');
     const rec = await this.store.get<LoginState>(STATES, state);
-    if (!rec) throw new CredentialError('AccessDenied', 'unknown or already used state');
-    await this.store.delete(STATES, state); // single use
+    // single use, also between concurrent callbacks and replicas: only the one that deletes it goes on
+    if (!rec || !(await this.store.delete(STATES, state))) throw new CredentialError('AccessDenied', 'unknown or already used state');
     const s = rec.value;
     if (this.#now() - s.createdAt > STATE_TTL_MS) throw new CredentialError('AccessDenied', 'the login took too long (state expired)');
     const { p, c } = this.#find(s.provider, s.connection);
@@ -292,7 +310,13 @@ export class CredentialManager {
       back.searchParams.set('error', query.get('error') ?? 'access_denied');
       return back.href;
     }
-    const verifier = this.#sealer().open(s.codeVerifier, aadOf(STATES, state, 'codeVerifier'));
+    let verifier: string;
+    try {
+      verifier = this.#sealer().open(s.codeVerifier, aadOf(STATES, state, 'codeVerifier'));
+    } catch (err) {
+      if (err instanceof SecretKeyError) throw new CredentialError('ConnectionError', `the login cannot be finished: ${err.message}`);
+      throw err;
+    }
     try {
       this.#spend(id);
       const t = await requestToken(p, p.tokenUrl, { grant_type: 'authorization_code', code, redirect_uri: `${this.opts.publicUrl}/credentials/callback`, code_verifier: p.pkce ? verifier : undefined }, this.#now());
@@ -318,7 +342,9 @@ export class CredentialManager {
         }
         if (c.perUser) {
           const mine = stored.filter((r) => r.id.startsWith(`${id}/user/`));
-          out.push({ provider: p.name, connection: c.name, grant: c.grant, perUser: true, status: mine.some((r) => r.value.status === 'connected') ? ('connected' as const) : ('pending' as const), users: mine.length });
+          const status = mine.some((r) => r.value.status === 'connected') ? ('connected' as const) : mine.some((r) => r.value.status === 'error') ? ('error' as const) : ('pending' as const);
+          const errors = mine.filter((r) => r.value.status === 'error').length;
+          out.push({ provider: p.name, connection: c.name, grant: c.grant, perUser: true, status, users: mine.length, ...(errors > 0 ? { error: `${errors} user(s) in error` } : {}) });
           continue;
         }
         const r = stored.find((x) => x.id === id)?.value;

@@ -22,6 +22,8 @@ export class TokenEndpointError extends Error {
     message: string,
     /** the provider's `error` (invalid_grant, invalid_client …) or 'unreachable' / 'bad_response' */
     readonly oauthError: string,
+    /** for the logs: what went wrong on the wire (host, errno) */
+    readonly detail?: string,
   ) {
     super(message);
     this.name = 'TokenEndpointError';
@@ -48,7 +50,8 @@ export async function requestToken(provider: ProviderConfig, url: string, params
   try {
     res = await sendOutbound({ url, method: 'POST', headers, body: form(body), timeoutMs: 10_000, ssrf: ssrfFromEnv(), maxResponseBytes: 1024 * 1024 });
   } catch (err) {
-    throw new TokenEndpointError(`the token endpoint of provider "${provider.name}" is unreachable: ${(err as Error).message}`, 'unreachable');
+    // the caller sees that the provider is unreachable; where it lives (host, port) goes to the logs only
+    throw new TokenEndpointError(`the token endpoint of provider "${provider.name}" is unreachable`, 'unreachable', (err as Error).message);
   }
   const text = res.body?.peekText() ?? '';
   let json: Record<string, unknown> = {};

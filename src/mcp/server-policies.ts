@@ -71,6 +71,7 @@ export function authServicesOf(config: GatewayConfig, opts: OpenIdCacheOptions =
     openid: new OpenIdConfigCache({ ssrf: ssrfFromEnv(), ...opts }),
     certificates: new Map(config.certificates ?? []),
     entraAuthority: config.gateway.entraAuthority ?? 'https://login.microsoftonline.com',
+    publicUrl: config.gateway.publicUrl,
   };
 }
 

@@ -44,6 +44,8 @@ export interface AuthServices {
   readonly certificates: ReadonlyMap<string, CertificateMaterial>;
   /** the Entra ID authority of validate-azure-ad-token (`gateway.entraAuthority`) */
   readonly entraAuthority: string;
+  /** the gateway's own public URL: its discovery (the AS facade) is not prefetched at load — nothing listens yet */
+  readonly publicUrl?: string;
 }
 
 export interface CompileServices {

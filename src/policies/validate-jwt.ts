@@ -108,7 +108,8 @@ export const validateJwt: PolicyDefinition = {
       const rs = el.attributes.get('require-signed-tokens');
       if (!rs || rs.raw.trim() !== 'false') cc.problem(el, '<validate-jwt> has no signing keys: add <openid-config url="..."/> or <issuer-signing-keys>');
     }
-    for (const u of urls) auth.openid.prefetch(u);
+    // fetched at load so the first request does not wait — except the gateway's own (not listening yet)
+    for (const u of urls) if (!auth.publicUrl || !u.startsWith(`${auth.publicUrl}/`)) auth.openid.prefetch(u);
     const openid = urls.length > 0 ? { cache: auth.openid, urls } : undefined;
     const failure = { source: NAME, status, message };
 

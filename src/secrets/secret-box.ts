@@ -28,7 +28,7 @@ export const SECRET_KEY_ENV = 'GATEHOUSE_SECRET_KEY';
 export const PREVIOUS_KEY_ENV = 'GATEHOUSE_SECRET_KEY_PREVIOUS';
 
 /** the store collections whose records may hold sealed values (re-sealed by `gatehouse keys rotate`) */
-export const SEALED_COLLECTIONS: readonly string[] = ['credential-connection', 'credential-provider', 'credential-state'];
+export const SEALED_COLLECTIONS: readonly string[] = ['credential-connection', 'credential-provider', 'credential-state', 'as-signing-key', 'as-state', 'as-upstream'];
 
 const KEY_PREFIX = 'ghk1_';
 const KEY_BYTES = 32;
