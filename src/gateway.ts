@@ -254,6 +254,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       metrics.requests.inc([server.name, method, metrics.toolLabel(ctx.tool), String(status)]);
       metrics.duration.observe([server.name, method], ms / 1000);
       if (ctx.errorCode) metrics.errors.inc([server.name, ctx.errorCode]);
+      if (ctx.internalError !== undefined) logger.error({ requestId, server: server.name, err: ctx.internalError }, 'unexpected error inside a policy pipeline');
       if (accessLog) logger.info({ requestId, server: server.name, httpMethod: req.method, method: ctx.method, tool: ctx.tool, status, ms: Math.round(ms * 1000) / 1000, error: ctx.errorCode }, 'request');
     });
     // DNS-rebinding defence (MCP transport security): when bound to loopback only loopback Host names are served

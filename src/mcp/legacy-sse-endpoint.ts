@@ -13,7 +13,7 @@ import { collectMessages, upstreamMediaType } from './upstream-streamable.js';
 import { StreamSink } from './downstream-sink.js';
 import { SseParser, formatSse } from './sse.js';
 import { newSessionId, type SessionRecord } from './sessions.js';
-import { writePolicyResponse, type EndpointDeps, type RequestContext } from './streamable-endpoint.js';
+import { noteFailure, writePolicyResponse, type EndpointDeps, type RequestContext } from './streamable-endpoint.js';
 import { pipelineFor } from './server-policies.js';
 import { runWithPolicies, type PolicyOverrides } from './policy-bridge.js';
 import { statusError, type Overrides } from './passthrough-backend.js';
@@ -149,7 +149,7 @@ export class LegacySseEndpoint {
       action: (ov) => action(ov),
       write: (c, result) => writePolicyResponse(c, result, res),
     });
-    if (pctx.failure) ctx.errorCode = pctx.failure.reason;
+    if (pctx.failure) noteFailure(ctx, pctx.failure);
   }
 
   async #deliver(id: string, stream: LegacyStream, infos: JsonRpcMessageInfo[], init: JsonRpcMessageInfo | undefined, req: IncomingMessage, ov: Overrides | undefined, filter: ToolFilter): Promise<void> {

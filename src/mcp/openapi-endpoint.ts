@@ -17,7 +17,7 @@ import { checkVersionHeader, readJsonPost, requireSession } from './request-chec
 import type { SessionRecord, SessionStore } from './sessions.js';
 import { pipelineFor, type ServerPolicies } from './server-policies.js';
 import { runWithPolicies, type ActionMode, type ActionResult, type PolicyOverrides } from './policy-bridge.js';
-import { writePolicyResponse, type RequestContext } from './streamable-endpoint.js';
+import { noteFailure, writePolicyResponse, type RequestContext } from './streamable-endpoint.js';
 import { newResponse } from '../pipeline/context.js';
 import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
 import type { ToolFilter } from './tool-filter.js';
@@ -130,7 +130,7 @@ export class OpenApiEndpoint {
       action,
       write: (c, result) => writePolicyResponse(c, result, res),
     });
-    if (pctx.failure) ctx.errorCode = pctx.failure.reason;
+    if (pctx.failure) noteFailure(ctx, pctx.failure);
   }
 
   async #initialize(res: ServerResponse, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode): Promise<ActionResult | void> {

@@ -29,6 +29,8 @@ export interface RequestContext {
   method?: string;
   tool?: string | undefined;
   errorCode?: string;
+  /** an unexpected error a policy pipeline turned into a 500 (logged by the gateway, never sent) */
+  internalError?: unknown;
 }
 
 export interface EndpointDeps {
@@ -145,7 +147,7 @@ export class StreamableEndpoint {
       action,
       write: (c, result) => writePolicyResponse(c, result, res),
     });
-    if (pctx.failure) ctx.errorCode = pctx.failure.reason;
+    if (pctx.failure) noteFailure(ctx, pctx.failure);
   }
 
   async #forwardPost(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, session: { id: string; record: SessionRecord }, body: Buffer, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode): Promise<ActionResult | void> {
@@ -483,4 +485,10 @@ function relayBody(body: UpstreamResponse['body'], res: ServerResponse): void {
   res.once('close', () => {
     if (!body.readableEnded) body.destroy();
   });
+}
+
+/** record a pipeline's failure on the request (metrics, and the cause of an internal error for the log) */
+export function noteFailure(ctx: RequestContext, failure: { reason: string; cause?: unknown }): void {
+  ctx.errorCode = failure.reason;
+  if (failure.reason === 'InternalError') ctx.internalError = failure.cause;
 }
