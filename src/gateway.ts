@@ -49,7 +49,7 @@ export interface GatewayOptions {
   /** the quickstart: a missing GATEHOUSE_SECRET_KEY is generated into this file */
   readonly quickstartKeyFile?: string;
   /** the authorization-server facade (tests: a clock, loopback client metadata documents) */
-  readonly authorization?: Pick<AuthorizationFacadeOptions, 'now' | 'allowLoopbackMetadataDocuments'>;
+  readonly authorization?: Pick<AuthorizationFacadeOptions, 'now' | 'allowLoopbackMetadataDocuments' | 'metadataDocumentCa'>;
 }
 
 /** the AS facade of a config with `authorization` (its keys and upstream tokens sealed with GATEHOUSE_SECRET_KEY) */

@@ -8,14 +8,10 @@
  */
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
-import { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { UnauthorizedError, type OAuthClientProvider } from '@modelcontextprotocol/sdk/client/auth.js';
-import type { OAuthClientInformationMixed, OAuthClientMetadata, OAuthTokens } from '@modelcontextprotocol/sdk/shared/auth.js';
 import { configFromObject } from '../src/config/load.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
@@ -27,159 +23,7 @@ import { canonicalResource } from '../src/authorization/facade.js';
 import { startUpstreamOp, type UpstreamOp } from './fixtures/upstream-op.js';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { freePort } from './helpers/gateway.js';
-
-// ---- a minimal user agent: cookie jar per origin, manual redirects --------------------------------
-
-type Jar = Map<string, Map<string, string>>;
-
-function cookieHeader(jar: Jar, url: URL): Record<string, string> {
-  const c = jar.get(url.origin);
-  return c && c.size > 0 ? { cookie: [...c].map(([k, v]) => `${k}=${v}`).join('; ') } : {};
-}
-
-function storeCookies(jar: Jar, url: URL, res: Response): void {
-  for (const sc of res.headers.getSetCookie()) {
-    const [pair, ...attrs] = sc.split(';');
-    const eq = pair!.indexOf('=');
-    const name = pair!.slice(0, eq).trim();
-    const value = pair!.slice(eq + 1).trim();
-    let c = jar.get(url.origin);
-    if (!c) jar.set(url.origin, (c = new Map()));
-    const gone = attrs.some((a) => /^\s*max-age=0\s*$/i.test(a)) || attrs.some((a) => /^\s*expires=/i.test(a) && Date.parse(a.split('=')[1]!) < Date.now());
-    if (gone || value === '') c.delete(name);
-    else c.set(name, value);
-  }
-}
-
-const get = (url: URL | string, jar: Jar): Promise<Response> => {
-  const u = new URL(url);
-  return fetch(u, { redirect: 'manual', headers: cookieHeader(jar, u) }).then((r) => {
-    storeCookies(jar, u, r);
-    return r;
-  });
-};
-
-function formField(html: string, name: string): string | undefined {
-  return new RegExp(`name="${name}" value="([^"]*)"`).exec(html)?.[1];
-}
-
-async function submitConsent(page: Response, pageUrl: URL, jar: Jar, decision: 'approve' | 'deny', opts: { csrf?: string | null } = {}): Promise<Response> {
-  const html = await page.text();
-  const action = new URL(/<form method="post" action="([^"]+)"/.exec(html)![1]!.replace(/&amp;/g, '&'), pageUrl);
-  const body = new URLSearchParams({ request: formField(html, 'request')!, decision });
-  const csrf = opts.csrf === undefined ? formField(html, 'csrf')! : opts.csrf;
-  if (csrf !== null) body.set('csrf', csrf);
-  const res = await fetch(action, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded', ...cookieHeader(jar, action) }, body });
-  storeCookies(jar, action, res);
-  return res;
-}
-
-interface Trace {
-  consentPages: number;
-  callbackUrl?: URL;
-}
-
-/** follow an authorization from its URL to the client's redirect URI (consent approved); returns that URL */
-async function browse(start: URL, redirectUri: string, jar: Jar, trace: Trace = { consentPages: 0 }, decision: 'approve' | 'deny' = 'approve'): Promise<URL> {
-  let next = start;
-  for (let hop = 0; hop < 20; hop++) {
-    let res = await get(next, jar);
-    if (res.status === 200 && next.pathname.endsWith('/authorize')) {
-      trace.consentPages++;
-      res = await submitConsent(res, next, jar, decision);
-    }
-    const loc = res.headers.get('location');
-    if (!loc) throw new Error(`no redirect at hop ${hop} (${next.href}): ${res.status} ${await res.text()}`);
-    if (next.pathname.endsWith('/oauth/callback')) trace.callbackUrl = next;
-    next = new URL(loc, next);
-    if (next.href.startsWith(redirectUri)) return next;
-  }
-  throw new Error('too many redirects');
-}
-
-// ---- the SDK client's provider, driven headlessly (mcp-spec §5.4) -------------------------------
-
-class HeadlessProvider implements OAuthClientProvider {
-  info?: OAuthClientInformationMixed;
-  toks?: OAuthTokens;
-  verifier?: string;
-  readonly expectedState = randomBytes(16).toString('base64url');
-  code?: string;
-  redirects = 0;
-  readonly jar: Jar = new Map();
-  readonly trace: Trace = { consentPages: 0 };
-  constructor(readonly redirectUrl: string) {}
-  get clientMetadata(): OAuthClientMetadata {
-    return { client_name: 'Headless Test Client', redirect_uris: [this.redirectUrl], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'none' };
-  }
-  state() {
-    return this.expectedState;
-  }
-  clientInformation() {
-    return this.info;
-  }
-  saveClientInformation(i: OAuthClientInformationMixed) {
-    this.info = i;
-  }
-  tokens() {
-    return this.toks;
-  }
-  saveTokens(t: OAuthTokens) {
-    this.toks = t;
-  }
-  saveCodeVerifier(v: string) {
-    this.verifier = v;
-  }
-  codeVerifier() {
-    if (!this.verifier) throw new Error('no verifier');
-    return this.verifier;
-  }
-  async redirectToAuthorization(url: URL) {
-    this.redirects++;
-    const back = await browse(url, this.redirectUrl, this.jar, this.trace);
-    if (back.searchParams.get('state') !== this.expectedState) throw new Error('state mismatch');
-    this.code = back.searchParams.get('code') ?? undefined;
-    if (!this.code) throw new Error(`authorization error: ${back.searchParams.get('error')} ${back.searchParams.get('error_description')}`);
-  }
-}
-
-/** the last 401/403 the transport saw (diagnostics) */
-const denials: string[] = [];
-const recordingFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
-  const r = await fetch(input, init);
-  if (r.status === 401 || r.status === 403) denials.push(`${r.status} ${r.headers.get('www-authenticate')} ${r.headers.get('x-reason')}`);
-  return r;
-};
-
-async function connectWithOAuth(url: URL, provider: HeadlessProvider): Promise<Client> {
-  const first = new StreamableHTTPClientTransport(url, { authProvider: provider, fetch: recordingFetch });
-  const client = new Client({ name: 'gw-test', version: '1.0.0' });
-  try {
-    await client.connect(first);
-    return client;
-  } catch (e) {
-    if (!(e instanceof UnauthorizedError)) throw e;
-    await first.finishAuth(provider.code!);
-    const c2 = new Client({ name: 'gw-test', version: '1.0.0' });
-    try {
-      await c2.connect(new StreamableHTTPClientTransport(url, { authProvider: provider, fetch: recordingFetch }));
-    } catch (err) {
-      throw new Error(`${(err as Error).message}; denials: ${denials.join(' | ')}`);
-    }
-    return c2;
-  }
-}
-
-// ---- helpers for raw OAuth requests --------------------------------------------------------------
-
-const s256 = (v: string) => createHash('sha256').update(v).digest('base64url');
-const verifierOf = () => randomBytes(40).toString('base64url');
-
-async function postForm(url: string, params: Record<string, string>): Promise<{ status: number; json: Record<string, unknown>; headers: Headers }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(params) });
-  const text = await res.text();
-  return { status: res.status, json: text ? (JSON.parse(text) as Record<string, unknown>) : {}, headers: res.headers };
-}
+import { HeadlessProvider, browse, connectWithOAuth, get, postForm, s256, submitConsent, verifierOf, type Jar, type Trace } from './helpers/as-facade.js';
 
 describe('authorization server facade with a real upstream OpenID provider and the SDK client', () => {
   let op: UpstreamOp;
@@ -546,7 +390,7 @@ describe('authorization server signing key', () => {
       const a = await SigningKeys.load(store, box);
       const b = await SigningKeys.load(store, box);
       assert.equal(a.kid, b.kid);
-      assert.deepEqual(a.jwks(), b.jwks());
+      assert.deepEqual(await a.jwks(), await b.jwks());
       const rec = await store.get<{ privateJwk: string }>(SIGNING_KEY_COLLECTION, 'current');
       assert.match(rec!.value.privateJwk, /^v1\./, 'sealed');
       assert.ok(!JSON.stringify(rec!.value).includes('"d"'));

@@ -10,6 +10,7 @@
  * (`javascript:`, `data:`, `file:`, custom schemes, fragments) is refused.
  */
 import { randomBytes } from 'node:crypto';
+import { rootCertificates } from 'node:tls';
 import type { Store } from '../store/types.js';
 import { OutboundError, sendOutbound } from '../policies/http/client.js';
 import { OAuthError } from './http.js';
@@ -105,6 +106,8 @@ export interface ClientRegistryOptions {
   readonly metadataDocuments: boolean;
   /** tests: accept http://127.0.0.1 metadata documents (and reach loopback) — only when GATEHOUSE_SSRF_BLOCK_PRIVATE is off */
   readonly allowLoopbackMetadataDocuments: boolean;
+  /** extra trusted CA certificates (PEM) for metadata-document fetches, besides the system's */
+  readonly ca?: readonly string[];
   readonly now: () => number;
 }
 
@@ -166,6 +169,7 @@ export class ClientRegistry {
         timeoutMs: CIMD_TIMEOUT_MS,
         maxResponseBytes: CIMD_MAX_BYTES,
         ssrf: { blockPrivate: !this.opts.allowLoopbackMetadataDocuments },
+        ...(this.opts.ca && this.opts.ca.length > 0 ? { ca: [...rootCertificates, ...this.opts.ca] } : {}),
       });
     } catch (err) {
       const why = err instanceof OutboundError ? err.message : 'the request failed';

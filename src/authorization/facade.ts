@@ -11,7 +11,7 @@
  * /token, /revoke.
  *
  * State lives in the Store so it survives restarts and is shared by replicas:
- *   as-signing-key  the RS256 key pair (private key sealed)
+ *   as-signing-key  the RS256 key pairs (private keys sealed; rotation: signing-keys.ts)
  *   as-client       dynamically registered clients
  *   as-request      pending authorization requests awaiting consent (10 min)
  *   as-state        upstream login states, single use (10 min), created only after consent
@@ -64,6 +64,11 @@ export interface AuthorizationFacadeOptions {
    * GATEHOUSE_SSRF_BLOCK_PRIVATE is off; otherwise loopback and private addresses are refused.
    */
   readonly allowLoopbackMetadataDocuments?: boolean;
+  /**
+   * extra CA certificates (PEM) trusted, besides the system's, when fetching Client ID Metadata
+   * Documents (tests: a metadata document served over https with a self-signed certificate)
+   */
+  readonly metadataDocumentCa?: string | readonly string[];
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -71,7 +76,7 @@ const REQUEST_TTL_MS = 10 * 60_000;
 const STATE_TTL_MS = 10 * 60_000;
 const CODE_TTL_MS = 60_000;
 const CONSENT_COOKIE_TTL_S = 30 * 24 * 3600;
-const DEFAULT_ACCESS_TTL_S = 3600;
+export const DEFAULT_ACCESS_TTL_S = 3600;
 const DEFAULT_REFRESH_TTL_S = 30 * 24 * 3600;
 const MAX_PREVIOUS_REFRESH = 50;
 
@@ -207,6 +212,7 @@ export class AuthorizationFacade {
       dynamic,
       metadataDocuments: cimd,
       allowLoopbackMetadataDocuments: (opts.allowLoopbackMetadataDocuments ?? false) && !ssrfFromEnv(env).blockPrivate,
+      ...(opts.metadataDocumentCa !== undefined ? { ca: typeof opts.metadataDocumentCa === 'string' ? [opts.metadataDocumentCa] : [...opts.metadataDocumentCa] } : {}),
       now: this.#now,
     });
     const secret = a.upstream.clientSecret;
@@ -262,7 +268,7 @@ export class AuthorizationFacade {
   }
 
   static async create(config: GatewayConfig, opts: AuthorizationFacadeOptions): Promise<AuthorizationFacade> {
-    const keys = await SigningKeys.load(opts.store, opts.box);
+    const keys = await SigningKeys.load(opts.store, opts.box, opts.now ? { now: opts.now } : {});
     return new AuthorizationFacade(config, keys, opts);
   }
 
@@ -275,7 +281,8 @@ export class AuthorizationFacade {
     }
     switch (rel) {
       case '/jwks':
-        this.#serveStatic(req, res, JSON.stringify(this.#keys.jwks()), 'public, max-age=600');
+        // max-age 300: with the 10-minute activation delay of a rotation, no cached copy without a new key outlives its first use
+        this.#serveStatic(req, res, JSON.stringify(await this.#keys.jwks()), 'public, max-age=300');
         return true;
       case '/register':
         await this.#oauthEndpoint(req, res, () => this.#register(req, res));

@@ -29,6 +29,7 @@ Usage:
   gatehouse openapi tools SPEC [--operations a,b]   print the MCP tools (JSON) an OpenAPI document (file or URL) yields
   gatehouse keys generate                           print a new data-encryption key for GATEHOUSE_SECRET_KEY
   gatehouse keys rotate -c FILE                     re-seal stored secrets with GATEHOUSE_SECRET_KEY (old key in GATEHOUSE_SECRET_KEY_PREVIOUS)
+  gatehouse keys rotate-signing -c FILE             add a new authorization-server signing key (old one kept until its tokens expire)
   gatehouse credentials list -c FILE [--json]       credential connections and their status (ready, connected, pending, error; never tokens)
   gatehouse credentials login-link -c FILE --provider P --connection C [--redirect URL]
                                                     print a login link that connects an authorization-code connection (needs GATEHOUSE_SECRET_KEY)

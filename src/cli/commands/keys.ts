@@ -3,6 +3,10 @@
  * stdout, nothing else there; usage hints on stderr).
  * `gatehouse keys rotate -c FILE` — re-seals every stored secret (src/secrets/secret-box.ts,
  * SEALED_COLLECTIONS) with GATEHOUSE_SECRET_KEY, opening them with it or GATEHOUSE_SECRET_KEY_PREVIOUS.
+ * `gatehouse keys rotate-signing -c FILE [--activate-in SECONDS]` — adds a new token-signing key to
+ * the authorization server facade (src/authorization/signing-keys.ts): published at once, signing
+ * after SECONDS (default 600), the replaced key published until its tokens expire. Running
+ * gateways pick it up without a restart.
  *
  * Exit status: 0 ok, 1 runtime failure (the store cannot be opened or fails, a stored secret does
  * not open — named by record, never by value), 2 invalid input (bad options, config problems as
@@ -15,6 +19,8 @@ import { ConfigError, formatProblem } from '../../config/errors.js';
 import type { GatewayConfig } from '../../config/types.js';
 import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/types.js';
+import { DEFAULT_ACCESS_TTL_S } from '../../authorization/facade.js';
+import { DEFAULT_ACTIVATION_DELAY_MS, SigningKeyRotationError, rotateSigningKey } from '../../authorization/signing-keys.js';
 import { PREVIOUS_KEY_ENV, SEALED_COLLECTIONS, SECRET_KEY_ENV, SecretKeyError, generateKey, rotateSecrets, secretBoxFromEnv, type SecretBox } from '../../secrets/secret-box.js';
 import type { CliIo } from '../main.js';
 
@@ -22,6 +28,10 @@ export const KEYS_USAGE = `usage:
   gatehouse keys generate             print a new data-encryption key for ${SECRET_KEY_ENV}
   gatehouse keys rotate -c FILE       re-seal every stored secret with ${SECRET_KEY_ENV}
                                       (the old key(s) in ${PREVIOUS_KEY_ENV}, comma-separated)
+  gatehouse keys rotate-signing -c FILE [--activate-in SECONDS]
+                                      add a new token-signing key to the authorization server:
+                                      published now, signing after SECONDS (default 600), the old
+                                      key published until the tokens it signed expire
 `;
 
 export async function runKeys(argv: string[], io: CliIo): Promise<number> {
@@ -34,14 +44,18 @@ export async function runKeys(argv: string[], io: CliIo): Promise<number> {
     io.stdout(KEYS_USAGE);
     return 0;
   }
-  if (sub !== 'generate' && sub !== 'rotate') {
+  if (sub !== 'generate' && sub !== 'rotate' && sub !== 'rotate-signing') {
     io.stderr(`gatehouse keys: unknown subcommand "${sub}"\n${KEYS_USAGE}`);
     return 2;
   }
   let values: Record<string, string | boolean | undefined>;
   try {
     const options: ParseArgsConfig['options'] =
-      sub === 'generate' ? { help: { type: 'boolean', short: 'h' } } : { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } };
+      sub === 'generate'
+        ? { help: { type: 'boolean', short: 'h' } }
+        : sub === 'rotate'
+          ? { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }
+          : { config: { type: 'string', short: 'c' }, 'activate-in': { type: 'string' }, help: { type: 'boolean', short: 'h' } };
     values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (err) {
     io.stderr(`gatehouse keys ${sub}: ${(err as Error).message}\n${KEYS_USAGE}`);
@@ -51,7 +65,9 @@ export async function runKeys(argv: string[], io: CliIo): Promise<number> {
     io.stdout(KEYS_USAGE);
     return 0;
   }
-  return sub === 'generate' ? generate(io) : rotate(typeof values.config === 'string' ? values.config : undefined, io);
+  const file = typeof values.config === 'string' ? values.config : undefined;
+  if (sub === 'rotate-signing') return rotateSigning(file, typeof values['activate-in'] === 'string' ? values['activate-in'] : undefined, io);
+  return sub === 'generate' ? generate(io) : rotate(file, io);
 }
 
 function generate(io: CliIo): number {
@@ -118,6 +134,75 @@ async function rotate(file: string | undefined, io: CliIo): Promise<number> {
       return 1;
     }
     io.stderr(`gatehouse keys rotate: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    await store.close();
+  }
+}
+
+async function rotateSigning(file: string | undefined, activateIn: string | undefined, io: CliIo): Promise<number> {
+  const cmd = 'gatehouse keys rotate-signing';
+  if (file === undefined || file === '') {
+    io.stderr(`${cmd}: -c FILE is required\n${KEYS_USAGE}`);
+    return 2;
+  }
+  let activateAfterMs = DEFAULT_ACTIVATION_DELAY_MS;
+  if (activateIn !== undefined) {
+    if (!/^\d{1,7}$/.test(activateIn)) {
+      io.stderr(`${cmd}: --activate-in must be a whole number of seconds`);
+      return 2;
+    }
+    activateAfterMs = Number(activateIn) * 1000;
+  }
+  let box: SecretBox | undefined;
+  try {
+    box = (await secretBoxFromEnv(io.env, {}))?.box;
+  } catch (err) {
+    io.stderr(`${cmd}: ${(err as Error).message}`);
+    return err instanceof SecretKeyError ? 2 : 1;
+  }
+  if (box === undefined) {
+    io.stderr(`${cmd}: ${SECRET_KEY_ENV} is not set: it must be the key the gateway runs with (the signing keys are sealed with it).`);
+    return 2;
+  }
+  let config: GatewayConfig;
+  try {
+    config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.stderr(err.problems.map((p) => formatProblem(p, { cwd: io.cwd })).join('\n'));
+      return 2;
+    }
+    io.stderr(`${cmd}: ${(err as Error).message}`);
+    return 1;
+  }
+  const authorization = config.raw.authorization;
+  if (!authorization) {
+    io.stderr(`${cmd}: ${file} has no \`authorization\` section: the gateway is not an authorization server, it has no signing key`);
+    return 2;
+  }
+  let store: Store;
+  try {
+    store = await openStore(config.store);
+  } catch (err) {
+    io.stderr(`${cmd}: cannot open the store: ${(err as Error).message}`);
+    return 1;
+  }
+  try {
+    const r = await rotateSigningKey(store, box, { activateAfterMs, accessTokenTtlSeconds: authorization.tokens?.accessTokenTtl ?? DEFAULT_ACCESS_TTL_S });
+    io.stdout(`new signing key ${r.kid}: published now, signs from ${new Date(r.activatesAt).toISOString()}`);
+    if (r.replacedKid !== r.kid) io.stderr(`The key it replaces (${r.replacedKid}) stays published until ${new Date(r.previousRetireAt).toISOString()}. Running gateways pick the change up without a restart.`);
+    return 0;
+  } catch (err) {
+    if (err instanceof SigningKeyRotationError) {
+      io.stderr(`${cmd}: ${err.message}`);
+      return 1;
+    }
+    if (err instanceof SecretKeyError) {
+      io.stderr(`${cmd}: ${err.message}\nSet ${SECRET_KEY_ENV} to the key the gateway runs with.`);
+      return 1;
+    }
+    io.stderr(`${cmd}: ${(err as Error).message}`);
     return 1;
   } finally {
     await store.close();
