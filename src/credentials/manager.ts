@@ -207,6 +207,17 @@ export class CredentialManager {
       fresh = await requestToken(p, p.refreshUrl, { grant_type: 'refresh_token', refresh_token: stored.refreshToken }, now);
     } catch (err) {
       if (err instanceof TokenEndpointError && (err.oauthError === 'invalid_grant' || err.oauthError === 'invalid_token' || err.oauthError === 'unauthorized_client')) {
+        // another replica may have refreshed first (rotating refresh tokens): use what it stored
+        const again = await this.store.get<StoredConnection>(CONNECTIONS, id);
+        if (again && again.version !== rec.version && again.value.status === 'connected' && again.value.accessToken && (again.value.expiresAt ?? Infinity) > now) {
+          return {
+            accessToken: box.open(again.value.accessToken, aadOf(CONNECTIONS, id, 'accessToken')),
+            refreshToken: again.value.refreshToken ? box.open(again.value.refreshToken, aadOf(CONNECTIONS, id, 'refreshToken')) : undefined,
+            expiresAt: again.value.expiresAt,
+            scope: again.value.scope,
+            tokenType: 'Bearer',
+          };
+        }
         await this.#markError(id, rec.value, `refresh refused by the provider: ${err.oauthError}`);
         throw new CredentialError('ConnectionError', `connection "${c.name}" of provider "${p.name}": the refresh token was refused (log in again)`, await this.loginUrl(p.name, c.name, undefined, user));
       }
