@@ -17,17 +17,13 @@
  * options, config problems as FILE:LINE:COL, an unknown provider or connection, a missing or
  * malformed key).
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/load.js';
-import { ConfigError, formatProblem } from '../../config/errors.js';
-import type { GatewayConfig } from '../../config/types.js';
 import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/types.js';
 import { CredentialError, CredentialManager } from '../../credentials/manager.js';
 import { providerOf, type ProviderConfig } from '../../credentials/providers.js';
 import { SECRET_KEY_ENV, SecretKeyError, secretBoxFromEnv, type SecretBox } from '../../secrets/secret-box.js';
 import type { CliIo } from '../main.js';
+import { loadConfigForCli, parseSubcommand } from '../subcommands.js';
 
 export const CREDENTIALS_USAGE = `usage:
   gatehouse credentials list -c FILE [--json]
@@ -45,36 +41,12 @@ const OPTIONS: Record<string, OptionSpec> = {
   revoke: { ...COMMON, ...TARGET },
 };
 
-type Values = Record<string, string | boolean | undefined>;
-
 const str = (v: string | boolean | undefined): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
 
 export async function runCredentials(argv: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined) {
-    io.stderr(`gatehouse credentials: a subcommand is required\n${CREDENTIALS_USAGE}`);
-    return 2;
-  }
-  if (sub === '--help' || sub === '-h' || sub === 'help') {
-    io.stdout(CREDENTIALS_USAGE);
-    return 0;
-  }
-  const spec = Object.hasOwn(OPTIONS, sub) ? OPTIONS[sub] : undefined;
-  if (!spec) {
-    io.stderr(`gatehouse credentials: unknown subcommand "${sub}"\n${CREDENTIALS_USAGE}`);
-    return 2;
-  }
-  let values: Values;
-  try {
-    values = parseArgs({ args: rest, options: spec, strict: true, allowPositionals: false }).values as Values;
-  } catch (err) {
-    io.stderr(`gatehouse credentials ${sub}: ${(err as Error).message}\n${CREDENTIALS_USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.stdout(CREDENTIALS_USAGE);
-    return 0;
-  }
+  const parsed = parseSubcommand('credentials', argv, io, CREDENTIALS_USAGE, OPTIONS);
+  if (typeof parsed === 'number') return parsed;
+  const { sub, values } = parsed;
   const fail = (message: string, code: number): number => {
     io.stderr(`gatehouse credentials ${sub}: ${message}`);
     return code;
@@ -110,16 +82,8 @@ export async function runCredentials(argv: string[], io: CliIo): Promise<number>
     if (box === undefined) return fail(`${SECRET_KEY_ENV} is not set: login links are sealed with the gateway's key (the same ${SECRET_KEY_ENV} as the gateway's)`, 2);
   }
 
-  let config: GatewayConfig;
-  try {
-    config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(err.problems.map((p) => formatProblem(p, { cwd: io.cwd })).join('\n'));
-      return 2;
-    }
-    return fail((err as Error).message, 1);
-  }
+  const config = await loadConfigForCli(file, io, `gatehouse credentials ${sub}`);
+  if (typeof config === 'number') return config;
   let providers: ProviderConfig[];
   try {
     providers = (config.raw.credentials?.providers ?? []).map(providerOf);

@@ -12,17 +12,13 @@
  * not open — named by record, never by value), 2 invalid input (bad options, config problems as
  * FILE:LINE:COL, a missing or malformed key).
  */
-import { resolve } from 'node:path';
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { loadConfig } from '../../config/load.js';
-import { ConfigError, formatProblem } from '../../config/errors.js';
-import type { GatewayConfig } from '../../config/types.js';
 import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/types.js';
 import { DEFAULT_ACCESS_TTL_S } from '../../authorization/facade.js';
 import { DEFAULT_ACTIVATION_DELAY_MS, SigningKeyRotationError, rotateSigningKey } from '../../authorization/signing-keys.js';
 import { PREVIOUS_KEY_ENV, SEALED_COLLECTIONS, SECRET_KEY_ENV, SecretKeyError, generateKey, rotateSecrets, secretBoxFromEnv, type SecretBox } from '../../secrets/secret-box.js';
 import type { CliIo } from '../main.js';
+import { loadConfigForCli, parseSubcommand, type OptionSpec } from '../subcommands.js';
 
 export const KEYS_USAGE = `usage:
   gatehouse keys generate             print a new data-encryption key for ${SECRET_KEY_ENV}
@@ -34,37 +30,17 @@ export const KEYS_USAGE = `usage:
                                       key published until the tokens it signed expire
 `;
 
+const HELP_OPTION: OptionSpec = { help: { type: 'boolean', short: 'h' } };
+const KEYS_OPTIONS: Record<string, OptionSpec> = {
+  generate: HELP_OPTION,
+  rotate: { config: { type: 'string', short: 'c' }, ...HELP_OPTION },
+  'rotate-signing': { config: { type: 'string', short: 'c' }, 'activate-in': { type: 'string' }, ...HELP_OPTION },
+};
+
 export async function runKeys(argv: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined) {
-    io.stderr(`gatehouse keys: a subcommand is required\n${KEYS_USAGE}`);
-    return 2;
-  }
-  if (sub === '--help' || sub === '-h' || sub === 'help') {
-    io.stdout(KEYS_USAGE);
-    return 0;
-  }
-  if (sub !== 'generate' && sub !== 'rotate' && sub !== 'rotate-signing') {
-    io.stderr(`gatehouse keys: unknown subcommand "${sub}"\n${KEYS_USAGE}`);
-    return 2;
-  }
-  let values: Record<string, string | boolean | undefined>;
-  try {
-    const options: ParseArgsConfig['options'] =
-      sub === 'generate'
-        ? { help: { type: 'boolean', short: 'h' } }
-        : sub === 'rotate'
-          ? { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } }
-          : { config: { type: 'string', short: 'c' }, 'activate-in': { type: 'string' }, help: { type: 'boolean', short: 'h' } };
-    values = parseArgs({ args: rest, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
-  } catch (err) {
-    io.stderr(`gatehouse keys ${sub}: ${(err as Error).message}\n${KEYS_USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.stdout(KEYS_USAGE);
-    return 0;
-  }
+  const parsed = parseSubcommand('keys', argv, io, KEYS_USAGE, KEYS_OPTIONS);
+  if (typeof parsed === 'number') return parsed;
+  const { sub, values } = parsed;
   const file = typeof values.config === 'string' ? values.config : undefined;
   if (sub === 'rotate-signing') return rotateSigning(file, typeof values['activate-in'] === 'string' ? values['activate-in'] : undefined, io);
   return sub === 'generate' ? generate(io) : rotate(file, io);
@@ -103,17 +79,8 @@ async function rotate(file: string | undefined, io: CliIo): Promise<number> {
     return 2;
   }
 
-  let config: GatewayConfig;
-  try {
-    config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(err.problems.map((p) => formatProblem(p, { cwd: io.cwd })).join('\n'));
-      return 2;
-    }
-    io.stderr(`gatehouse keys rotate: ${(err as Error).message}`);
-    return 1;
-  }
+  const config = await loadConfigForCli(file, io, `gatehouse keys rotate`);
+  if (typeof config === 'number') return config;
 
   let store: Store;
   try {
@@ -165,17 +132,8 @@ async function rotateSigning(file: string | undefined, activateIn: string | unde
     io.stderr(`${cmd}: ${SECRET_KEY_ENV} is not set: it must be the key the gateway runs with (the signing keys are sealed with it).`);
     return 2;
   }
-  let config: GatewayConfig;
-  try {
-    config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(err.problems.map((p) => formatProblem(p, { cwd: io.cwd })).join('\n'));
-      return 2;
-    }
-    io.stderr(`${cmd}: ${(err as Error).message}`);
-    return 1;
-  }
+  const config = await loadConfigForCli(file, io, `${cmd}`);
+  if (typeof config === 'number') return config;
   const authorization = config.raw.authorization;
   if (!authorization) {
     io.stderr(`${cmd}: ${file} has no \`authorization\` section: the gateway is not an authorization server, it has no signing key`);

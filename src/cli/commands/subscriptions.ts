@@ -7,15 +7,12 @@
  * options, config problems as FILE:LINE:COL, an unknown product/server/subscription, a duplicate
  * name, an operation the subscription's state forbids).
  */
-import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { loadConfig } from '../../config/load.js';
-import { ConfigError, formatProblem } from '../../config/errors.js';
-import type { GatewayConfig } from '../../config/types.js';
 import { openStore } from '../../store/open.js';
 import type { Store } from '../../store/types.js';
 import { Subscriptions, SubscriptionError, type Subscription, type SubscriptionScope } from '../../subscriptions/subscriptions.js';
 import type { CliIo } from '../main.js';
+import { loadConfigForCli, parseSubcommand, type CliValues as Values } from '../subcommands.js';
+import type { GatewayConfig } from '../../config/types.js';
 
 export const SUBSCRIPTIONS_USAGE = `usage:
   gatehouse subscriptions create -c FILE --name N (--product P | --server S | --all)
@@ -36,8 +33,6 @@ const OPTIONS: Record<string, OptionSpec> = {
   activate: { ...COMMON, name: { type: 'string' } },
   cancel: { ...COMMON, name: { type: 'string' } },
 };
-
-type Values = Record<string, string | boolean | undefined>;
 
 /** invalid input: message printed to stderr, exit 2 */
 class InputError extends Error {}
@@ -98,31 +93,9 @@ function datesText(s: Subscription): string {
 }
 
 export async function runSubscriptions(argv: string[], io: CliIo): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub === undefined) {
-    io.stderr(`gatehouse subscriptions: a subcommand is required\n${SUBSCRIPTIONS_USAGE}`);
-    return 2;
-  }
-  if (sub === '--help' || sub === '-h' || sub === 'help') {
-    io.stdout(SUBSCRIPTIONS_USAGE);
-    return 0;
-  }
-  const spec = Object.hasOwn(OPTIONS, sub) ? OPTIONS[sub] : undefined;
-  if (!spec) {
-    io.stderr(`gatehouse subscriptions: unknown subcommand "${sub}"\n${SUBSCRIPTIONS_USAGE}`);
-    return 2;
-  }
-  let values: Values;
-  try {
-    values = parseArgs({ args: rest, options: spec, strict: true, allowPositionals: false }).values as Values;
-  } catch (err) {
-    io.stderr(`gatehouse subscriptions ${sub}: ${(err as Error).message}\n${SUBSCRIPTIONS_USAGE}`);
-    return 2;
-  }
-  if (values.help === true) {
-    io.stdout(SUBSCRIPTIONS_USAGE);
-    return 0;
-  }
+  const parsed = parseSubcommand('subscriptions', argv, io, SUBSCRIPTIONS_USAGE, OPTIONS);
+  if (typeof parsed === 'number') return parsed;
+  const { sub, values } = parsed;
   const file = str(values.config);
   if (file === undefined || file === '') {
     io.stderr(`gatehouse subscriptions ${sub}: -c FILE is required\n${SUBSCRIPTIONS_USAGE}`);
@@ -155,17 +128,8 @@ export async function runSubscriptions(argv: string[], io: CliIo): Promise<numbe
     throw err;
   }
 
-  let config: GatewayConfig;
-  try {
-    config = await loadConfig({ file: resolve(io.cwd, file), env: io.env, cwd: io.cwd });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.stderr(err.problems.map((p) => formatProblem(p, { cwd: io.cwd })).join('\n'));
-      return 2;
-    }
-    io.stderr(`gatehouse subscriptions ${sub}: ${(err as Error).message}`);
-    return 1;
-  }
+  const config = await loadConfigForCli(file, io, `gatehouse subscriptions ${sub}`);
+  if (typeof config === 'number') return config;
 
   let scope: SubscriptionScope | undefined;
   if (sub === 'create') {
