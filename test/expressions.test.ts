@@ -781,6 +781,6 @@ test('formatResult renders results the C# way', () => {
 test('DEFAULT_LIMITS', () => {
   assert.deepEqual(
     { ...DEFAULT_LIMITS },
-    { maxSteps: 100_000, maxMillis: 50, maxStringLength: 1024 * 1024, maxDepth: 64, maxCollectionSize: 100_000 },
+    { maxSteps: 100_000, maxMillis: 250, maxStringLength: 1024 * 1024, maxDepth: 64, maxCollectionSize: 100_000 },
   );
 });

@@ -30,7 +30,7 @@ export interface Limits {
 
 export const DEFAULT_LIMITS: Limits = Object.freeze({
   maxSteps: 100_000,
-  maxMillis: 50,
+  maxMillis: 250,
   maxStringLength: 1024 * 1024,
   maxDepth: 64,
   maxCollectionSize: 100_000,

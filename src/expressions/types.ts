@@ -208,7 +208,8 @@ export function checkColl(rt: Runtime, n: number): void {
   if (n > rt.maxColl) throw new LimitError(`collection larger than ${rt.maxColl} elements`);
   if (n > 1024) {
     tick(rt, n >> 8);
-    allocate(rt, n * 4);
+    // an element costs 8 bytes or more (a number, a reference): charged as 16 characters
+    allocate(rt, n * 16);
   }
 }
 

@@ -13,9 +13,8 @@ import { collectMessages, upstreamMediaType } from './upstream-streamable.js';
 import { StreamSink } from './downstream-sink.js';
 import { SseParser, formatSse } from './sse.js';
 import { newSessionId, type SessionRecord } from './sessions.js';
-import { noteFailure, writePolicyResponse, type EndpointDeps, type RequestContext } from './streamable-endpoint.js';
-import { pipelineFor } from './server-policies.js';
-import { runWithPolicies, type PolicyOverrides } from './policy-bridge.js';
+import { withServerPolicies, type EndpointDeps, type RequestContext } from './streamable-endpoint.js';
+import type { PolicyOverrides } from './policy-bridge.js';
 import { statusError, type Overrides } from './passthrough-backend.js';
 import type { MessageSink } from './upstream-sse.js';
 
@@ -128,28 +127,11 @@ export class LegacySseEndpoint {
     });
   }
 
-  async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, sessionId: string | undefined, action: (ov: PolicyOverrides | undefined) => Promise<void>): Promise<void> {
-    const policies = this.deps.policies;
-    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined, ctx.admission?.product?.name) : undefined;
-    if (!pipeline || pipeline.trivial) return action(undefined);
-    const pctx = await runWithPolicies({
-      pipeline,
-      req,
-      res,
-      body: body?.toString('utf8'),
-      info,
-      sessionId,
-      protocolVersion: undefined,
-      server: this.deps.backend.server,
-      publicUrl: this.deps.publicUrl,
-      resource: this.deps.auth.resource,
-      admission: ctx.admission,
-      requestId: ctx.requestId,
-      canHandBack: false,
-      action: (ov) => action(ov),
-      write: (c, result) => writePolicyResponse(c, result, res),
-    });
-    if (pctx.failure) noteFailure(ctx, pctx.failure);
+  #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, sessionId: string | undefined, action: (ov: PolicyOverrides | undefined) => Promise<void>): Promise<void> {
+    const d = this.deps;
+    // the legacy transport answers on its stream: the action always writes (no hand-back)
+    const session = sessionId === undefined ? undefined : { id: sessionId };
+    return withServerPolicies({ policies: d.policies, server: d.backend.server, publicUrl: d.publicUrl, resource: d.auth.resource }, { req, res, ctx, body, info, session, canHandBack: false, action: (ov) => action(ov) });
   }
 
   async #deliver(id: string, stream: LegacyStream, infos: JsonRpcMessageInfo[], init: JsonRpcMessageInfo | undefined, req: IncomingMessage, ov: Overrides | undefined, filter: ToolFilter): Promise<void> {

@@ -15,9 +15,9 @@ import { classify, errorResponse, invalidRequest, type JsonRpcMessageInfo } from
 import { LATEST_VERSION, STREAMABLE_VERSIONS } from './protocol.js';
 import { checkVersionHeader, readJsonPost, requireSession } from './request-checks.js';
 import type { SessionRecord, SessionStore } from './sessions.js';
-import { pipelineFor, type ServerPolicies } from './server-policies.js';
-import { runWithPolicies, type ActionMode, type ActionResult, type PolicyOverrides } from './policy-bridge.js';
-import { noteFailure, writePolicyResponse, type RequestContext } from './streamable-endpoint.js';
+import type { ServerPolicies } from './server-policies.js';
+import type { ActionMode, ActionResult, PolicyOverrides } from './policy-bridge.js';
+import { withServerPolicies, type Action, type RequestContext } from './streamable-endpoint.js';
 import { newResponse } from '../pipeline/context.js';
 import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
 import type { ToolFilter } from './tool-filter.js';
@@ -37,8 +37,6 @@ export interface OpenApiEndpointDeps {
   readonly publicUrl: string;
   readonly auth: ServerAuthorization;
 }
-
-type Action = (ov: PolicyOverrides | undefined, mode: ActionMode) => Promise<ActionResult | void>;
 
 function jsonReply(res: ServerResponse, status: number, message: unknown, headers?: Record<string, string>): void {
   const body = JSON.stringify(message);
@@ -106,31 +104,9 @@ export class OpenApiEndpoint {
     return this.#withPolicies(req, res, ctx, body, info, session, (ov, mode) => this.#message(req, res, ctx, session, info, ov, mode));
   }
 
-  async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, session: { id: string; record: SessionRecord } | undefined, action: Action): Promise<void> {
-    const policies = this.deps.policies;
-    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined, ctx.admission?.product?.name) : undefined;
-    if (!pipeline || pipeline.trivial) {
-      await action(undefined, 'direct');
-      return;
-    }
-    const pctx = await runWithPolicies({
-      pipeline,
-      req,
-      res,
-      body: body?.toString('utf8'),
-      info,
-      sessionId: session?.id,
-      protocolVersion: session?.record.protocolVersion,
-      server: this.deps.server,
-      publicUrl: this.deps.publicUrl,
-      resource: this.deps.auth.resource,
-      admission: ctx.admission,
-      requestId: ctx.requestId,
-      canHandBack: info?.kind === 'request',
-      action,
-      write: (c, result) => writePolicyResponse(c, result, res),
-    });
-    if (pctx.failure) noteFailure(ctx, pctx.failure);
+  #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, session: { id: string; record: SessionRecord } | undefined, action: Action): Promise<void> {
+    const d = this.deps;
+    return withServerPolicies({ policies: d.policies, server: d.server, publicUrl: d.publicUrl, resource: d.auth.resource }, { req, res, ctx, body, info, session: session && { id: session.id, protocolVersion: session.record.protocolVersion }, canHandBack: info?.kind === 'request', action });
   }
 
   async #initialize(res: ServerResponse, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode): Promise<ActionResult | void> {

@@ -20,6 +20,7 @@ import type { Overrides } from './passthrough-backend.js';
 import { checkVersionHeader, readJsonPost, requireSession } from './request-checks.js';
 import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
 import type { Admission } from '../subscriptions/gate.js';
+import type { PassthroughServerConfig } from '../config/types.js';
 
 export interface RequestContext {
   readonly requestId: string;
@@ -46,7 +47,7 @@ export interface EndpointDeps {
   readonly auth: ServerAuthorization;
 }
 
-type Action = (ov: PolicyOverrides | undefined, mode: ActionMode) => Promise<ActionResult | void>;
+export type Action = (ov: PolicyOverrides | undefined, mode: ActionMode) => Promise<ActionResult | void>;
 
 const MAX_FILTERED_BODY = 16 * 1024 * 1024;
 
@@ -123,31 +124,9 @@ export class StreamableEndpoint {
    * Run the server's (or the called tool's) policy pipeline around an action; without policies the
    * action runs alone (the proxy's fast path).
    */
-  async #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, session: { id: string; record: SessionRecord } | undefined, canHandBack: boolean, action: Action): Promise<void> {
-    const policies = this.deps.policies;
-    const pipeline = policies ? pipelineFor(policies, info?.method === 'tools/call' ? info.toolName : undefined, ctx.admission?.product?.name) : undefined;
-    if (!pipeline || pipeline.trivial) {
-      await action(undefined, 'direct');
-      return;
-    }
-    const pctx = await runWithPolicies({
-      pipeline,
-      req,
-      res,
-      body: body?.toString('utf8'),
-      info,
-      sessionId: session?.id,
-      protocolVersion: session?.record.protocolVersion,
-      server: this.deps.backend.server,
-      publicUrl: this.deps.publicUrl,
-      resource: this.deps.auth.resource,
-      admission: ctx.admission,
-      requestId: ctx.requestId,
-      canHandBack,
-      action,
-      write: (c, result) => writePolicyResponse(c, result, res),
-    });
-    if (pctx.failure) noteFailure(ctx, pctx.failure);
+  #withPolicies(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, body: Buffer | undefined, info: JsonRpcMessageInfo | undefined, session: { id: string; record: SessionRecord } | undefined, canHandBack: boolean, action: Action): Promise<void> {
+    const d = this.deps;
+    return withServerPolicies({ policies: d.policies, server: d.backend.server, publicUrl: d.publicUrl, resource: d.auth.resource }, { req, res, ctx, body, info, session: session && { id: session.id, protocolVersion: session.record.protocolVersion }, canHandBack, action });
   }
 
   async #forwardPost(req: IncomingMessage, res: ServerResponse, ctx: RequestContext, session: { id: string; record: SessionRecord }, body: Buffer, info: JsonRpcMessageInfo, ov: PolicyOverrides | undefined, mode: ActionMode): Promise<ActionResult | void> {
@@ -491,4 +470,43 @@ function relayBody(body: UpstreamResponse['body'], res: ServerResponse): void {
 export function noteFailure(ctx: RequestContext, failure: { reason: string; cause?: unknown }): void {
   ctx.errorCode = failure.reason;
   if (failure.reason === 'InternalError') ctx.internalError = failure.cause;
+}
+
+/** what a server contributes to running its pipelines */
+export interface PolicyHost {
+  readonly policies: ServerPolicies | undefined;
+  readonly server: PassthroughServerConfig;
+  readonly publicUrl: string;
+  readonly resource: ServerAuthorization['resource'];
+}
+
+/**
+ * Run the server's (or the called tool's, or the subscription's product's) effective pipeline
+ * around an endpoint action; without policies the action runs alone (the proxy's fast path).
+ */
+export async function withServerPolicies(host: PolicyHost, r: { req: IncomingMessage; res: ServerResponse; ctx: RequestContext; body: Buffer | undefined; info: JsonRpcMessageInfo | undefined; session: { id: string; protocolVersion?: string | undefined } | undefined; canHandBack: boolean; action: Action }): Promise<void> {
+  const { ctx, info, session } = r;
+  const pipeline = host.policies ? pipelineFor(host.policies, info?.method === 'tools/call' ? info.toolName : undefined, ctx.admission?.product?.name) : undefined;
+  if (!pipeline || pipeline.trivial) {
+    await r.action(undefined, 'direct');
+    return;
+  }
+  const pctx = await runWithPolicies({
+    pipeline,
+    req: r.req,
+    res: r.res,
+    body: r.body?.toString('utf8'),
+    info,
+    sessionId: session?.id,
+    protocolVersion: session?.protocolVersion,
+    server: host.server,
+    publicUrl: host.publicUrl,
+    resource: host.resource,
+    admission: ctx.admission,
+    requestId: ctx.requestId,
+    canHandBack: r.canHandBack,
+    action: r.action,
+    write: (c, result) => writePolicyResponse(c, result, r.res),
+  });
+  if (pctx.failure) noteFailure(ctx, pctx.failure);
 }
