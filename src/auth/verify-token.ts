@@ -11,6 +11,9 @@ import type { KeyObject } from 'node:crypto';
 import { algorithmsFor, keyManagementFor, type PolicyKey } from './keys.js';
 import type { OpenIdConfigCache, OpenIdSnapshot } from './openid-config.js';
 import { TokenError, denied } from './token-error.js';
+import { sameIdentifier } from './resource-id.js';
+
+export { sameIdentifier };
 
 /** a longer token is refused before any parsing (Node's own header limit is 16 KiB) */
 export const MAX_TOKEN_LENGTH = 32 * 1024;
@@ -225,20 +228,6 @@ function checkLifetime(p: Record<string, unknown>, input: VerifyInput): void {
   }
   const nbf = p.nbf as number | undefined;
   if (nbf !== undefined && nbf - skew > now) throw new TokenError('JwtInvalid', `The token is not valid before ${iso(nbf)}`);
-}
-
-/** audiences and issuers compare exactly, except that URLs ignore the case of scheme and host and one trailing slash */
-export function sameIdentifier(a: string, b: string): boolean {
-  if (a === b) return true;
-  const na = normalizeUrl(a);
-  return na !== undefined && na === normalizeUrl(b);
-}
-
-function normalizeUrl(s: string): string | undefined {
-  const m = /^(https?):\/\/([^/?#]+)(\/[^?#]*)?$/i.exec(s);
-  if (!m) return undefined;
-  const p = (m[3] ?? '').replace(/\/$/, '');
-  return `${m[1]!.toLowerCase()}://${m[2]!.toLowerCase()}${p}`;
 }
 
 function checkAudience(p: Record<string, unknown>, allowed: readonly string[]): void {

@@ -76,11 +76,13 @@ export class GatewayError extends Error {
   readonly detail: Readonly<Record<string, unknown>> | undefined;
   /** response headers that belong to the error (WWW-Authenticate of a 401/403) */
   readonly headers: Readonly<Record<string, string>> | undefined;
+  /** an answer APIM itself gives (subscription keys): APIM's `{statusCode, message}` body, also on MCP endpoints */
+  readonly apimBody: boolean;
 
   constructor(
     code: GatewayErrorCode,
     message: string,
-    opts: { status?: number; jsonRpcCode?: number; detail?: Record<string, unknown>; cause?: unknown; headers?: Record<string, string> } = {},
+    opts: { status?: number; jsonRpcCode?: number; detail?: Record<string, unknown>; cause?: unknown; headers?: Record<string, string>; apimBody?: boolean } = {},
   ) {
     super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
     this.name = 'GatewayError';
@@ -89,6 +91,7 @@ export class GatewayError extends Error {
     this.jsonRpcCode = opts.jsonRpcCode ?? (code === 'GW_ERR_PARSE' ? JSONRPC.PARSE_ERROR : code === 'GW_ERR_INVALID_REQUEST' ? JSONRPC.INVALID_REQUEST : code === 'GW_ERR_INTERNAL' ? JSONRPC.INTERNAL_ERROR : JSONRPC.SERVER_ERROR);
     this.detail = opts.detail;
     this.headers = opts.headers;
+    this.apimBody = opts.apimBody ?? false;
   }
 }
 

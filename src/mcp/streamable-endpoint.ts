@@ -58,7 +58,7 @@ export function sendMcpError(res: ServerResponse, err: GatewayError, id: string 
     return;
   }
   // APIM's own answers (subscription keys) keep APIM's body, as validate-jwt's do
-  const body = err.code.startsWith('GW_ERR_SUBSCRIPTION_') ? JSON.stringify({ statusCode: err.status, message: err.message }) : JSON.stringify(errorResponse(id, err.jsonRpcCode, err.message));
+  const body = err.apimBody ? JSON.stringify({ statusCode: err.status, message: err.message }) : JSON.stringify(errorResponse(id, err.jsonRpcCode, err.message));
   res.writeHead(err.status, { ...err.headers, 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) });
   res.end(body);
 }

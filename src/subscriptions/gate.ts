@@ -64,13 +64,13 @@ export class SubscriptionGate {
   async admit(req: IncomingMessage, server: string): Promise<Admission | undefined> {
     const key = this.#take(req);
     if (key === undefined) {
-      if (this.#required.get(server)) throw new GatewayError('GW_ERR_SUBSCRIPTION_KEY_NOT_FOUND', KEY_NOT_FOUND);
+      if (this.#required.get(server)) throw new GatewayError('GW_ERR_SUBSCRIPTION_KEY_NOT_FOUND', KEY_NOT_FOUND, { apimBody: true });
       return undefined;
     }
     const admits = (scope: SubscriptionScope): boolean =>
       scope.type === 'all' || (scope.type === 'server' ? scope.name === server : this.#products.get(scope.name)?.servers.includes(server) === true);
     const r = await this.subscriptions.check(key, admits);
-    if (!r.ok) throw new GatewayError('GW_ERR_SUBSCRIPTION_KEY_INVALID', KEY_INVALID, { detail: { why: r.why } });
+    if (!r.ok) throw new GatewayError('GW_ERR_SUBSCRIPTION_KEY_INVALID', KEY_INVALID, { detail: { why: r.why }, apimBody: true });
     const scope = r.subscription.scope;
     return { subscription: r.subscription, key, which: r.which, product: scope.type === 'product' ? this.#products.get(scope.name) : undefined };
   }
