@@ -298,6 +298,33 @@ describe('OpenAPI servers: REST operations as MCP tools', () => {
     assert.equal(r.status, 401);
   });
 
+  it('bad protocol input on an OpenAPI server: batch, GET stream, unknown method, missing/unknown session, tools/call without a name, malformed JSON', async () => {
+    const url = `${gw.url}/pets/mcp`;
+    const k = { 'Ocp-Apim-Subscription-Key': key };
+    const sid = await session(url, k);
+    const h = { ...k, 'mcp-session-id': sid };
+    const before = seen.length;
+    const batch = await post(url, [{ jsonrpc: '2.0', id: 1, method: 'ping' }], h);
+    assert.equal(batch.status, 400);
+    const get = await fetch(url, { headers: { ...h, accept: 'text/event-stream' } });
+    assert.equal(get.status, 405);
+    assert.equal(get.headers.get('allow'), 'POST, DELETE');
+    await get.body?.cancel();
+    const unknown = await post(url, { jsonrpc: '2.0', id: 2, method: 'resources/list' }, h);
+    assert.equal((unknown.json as { error: { code: number } }).error.code, -32601);
+    assert.equal((await post(url, { jsonrpc: '2.0', id: 3, method: 'ping' }, k)).status, 400, 'no session header');
+    assert.equal((await post(url, { jsonrpc: '2.0', id: 4, method: 'ping' }, { ...k, 'mcp-session-id': 'made-up' })).status, 404);
+    // a tools/call without a tool name is not a valid MCP request (the shared JSON-RPC classifier)
+    const nameless = await post(url, { jsonrpc: '2.0', id: 5, method: 'tools/call', params: { arguments: {} } }, h);
+    assert.equal((nameless.json as { error: { code: number } }).error.code, -32600);
+    const malformed = await post(url, '{"jsonrpc":', h);
+    assert.equal(malformed.status, 400);
+    assert.equal((malformed.json as { error: { code: number } }).error.code, -32700);
+    const ping = await post(url, { jsonrpc: '2.0', id: 6, method: 'ping' }, h);
+    assert.deepEqual((ping.json as { result: unknown }).result, {});
+    assert.equal(seen.length, before, 'none of it reached the REST backend');
+  });
+
   it('an unknown operation in the config is a config problem that names it', async () => {
     await assert.rejects(
       configFromObject({ servers: [{ name: 'p', type: 'openapi', openapi: join(dir, 'pets.json'), backend: { url: restUrl }, tools: [{ operation: 'getPett' }] }] }, { baseDir: dir, env: {} }),

@@ -148,6 +148,20 @@ describe('products and subscription keys', () => {
     assert.equal(backend.sessionCount(), sessions);
   });
 
+  it('hostile keys: oversized, non-hex, a key in header and query (the header wins), two values joined', async () => {
+    const big = await post(url('weather'), INIT, { [KEY]: 'a'.repeat(8000) });
+    assert.equal(big.status, 401);
+    assert.deepEqual(big.json, { statusCode: 401, message: KEY_INVALID });
+    assert.equal((await post(url('weather'), INIT, { [KEY]: '../../etc/passwd' })).status, 401);
+    const good = (await issue('precedence', { type: 'product', name: 'starter' })).primary;
+    // a valid header key wins over a wrong query key; the reverse is refused
+    assert.equal((await post(`${url('weather')}?subscription-key=${'0'.repeat(64)}`, INIT, { [KEY]: good })).status, 200);
+    assert.equal((await post(`${url('weather')}?subscription-key=${good}`, INIT, { [KEY]: '0'.repeat(64) })).status, 401);
+    // two header lines arrive joined ("a, b", as Node joins repeated custom headers): not a key
+    const two = await post(url('weather'), INIT, { [KEY]: `${'0'.repeat(64)}, ${good}` });
+    assert.equal(two.status, 401, 'a wrong first value is not rescued by a second one');
+  });
+
   it('the secondary key works; server- and all-scoped subscriptions; a gold key reaches both its servers', async () => {
     const sec = await issue('second', { type: 'product', name: 'starter' });
     assert.ok(await session(url('weather'), { [KEY]: sec.secondary }));
