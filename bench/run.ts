@@ -4,15 +4,17 @@
  * One run on one machine measures MCP `tools/call` (echo) through:
  *   direct      client → backend
  *   gatehouse   client → Gatehouse (no policies) → backend
- *   nginx       client → nginx (1 worker, upstream keep-alive) → backend
+ *   node-floor  client → the cheapest Node.js proxy (bench/floor-proxy.ts) → backend (reference)
+ *   nginx       client → nginx (as many workers as Gatehouse, upstream keep-alive) → backend
  *   gatehouse+policies  the same with bench/profiles/policies.yaml (validate-jwt RS256 with a cached JWKS
  *                       + set-header + rate-limit-by-key + choose with expressions; --policies FILE replaces it)
  * at concurrency 1 and 32, prints a table and writes bench/results.json.
  *
  * Flags: --duration S (default 5), --warmup S (default 1), --quick (2 s + 1 s warm-up),
  *        --concurrency 1,32, --loadgen auto|wrk|node, --wrk-threads N, --policies FILE,
- *        --policies-header 'Name: value' (repeatable), --no-nginx, --no-install, --out FILE,
- *        --keep-tmp, --strict (exit 1 when a target is missed or a profile failed).
+ *        --policies-header 'Name: value' (repeatable), --workers N|auto (gateway.workers, default 1;
+ *        nginx and node-floor get the same count), --nginx-workers N, --no-floor, --no-nginx,
+ *        --no-install, --out FILE, --keep-tmp, --strict (exit 1 when a target is missed or a profile failed).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import {
@@ -78,9 +80,17 @@ servers:
 
 export const NO_POLICY_PROFILE: GatehouseProfile = { name: 'gatehouse', configYaml: DEFAULT_GATEHOUSE_YAML };
 export const POLICIES_PROFILE_NAME = 'gatehouse+policies';
+/** the cheapest Node.js proxy (bench/floor-proxy.ts): the floor any Node gateway is held to */
+export const FLOOR_PROFILE_NAME = 'node-floor';
 
 export interface BenchOptions {
   durationS: number;
+  /** `gateway.workers` of the Gatehouse profiles (1 = the key is not written) */
+  workers: number | 'auto';
+  /** nginx `worker_processes`; default: the resolved `workers` */
+  nginxWorkers?: number;
+  /** run the node-floor reference profile */
+  floor: boolean;
   warmupS: number;
   concurrency: number[];
   loadgen: 'auto' | 'wrk' | 'node';
@@ -110,6 +120,8 @@ export function defaultOptions(): BenchOptions {
   return {
     durationS: 5,
     warmupS: 1,
+    workers: 1,
+    floor: true,
     concurrency: [1, 32],
     loadgen: 'auto',
     wrkThreads: 1,
@@ -340,7 +352,7 @@ async function startBackend(): Promise<Backend> {
 /** A running proxy (or none, for direct). */
 interface Target {
   name: string;
-  kind: 'direct' | 'gatehouse' | 'nginx';
+  kind: ProfileKind;
   url: string;
   headers: Record<string, string>;
   /** pids whose RSS/CPU is "the proxy" (empty for direct) */
@@ -349,7 +361,14 @@ interface Target {
   idleRssKb?: number;
   configYaml?: string;
   configPath?: string;
+  /** configured worker count (gateway.workers / worker_processes / floor --workers) */
+  workers?: unknown;
+  workersFromFile?: boolean;
+  /** processes in the tree once ready */
+  processes?: number;
 }
+
+export type ProfileKind = 'direct' | 'gatehouse' | 'floor' | 'nginx';
 
 /** header values with `${BENCH_TOKEN}` replaced by a token of the bench issuer for `audience` */
 async function withToken(headers: Record<string, string>, issuer: BenchIssuer, audience: string): Promise<Record<string, string>> {
@@ -367,30 +386,97 @@ class StartError extends Error {
   }
 }
 
-function materializeConfig(p: GatehouseProfile, listen: string, backendUrl: string, openidUrl: string): { yaml: string; serverName: string } {
+/** the number of processes `workers` stands for ('auto' = the CPUs this process may run on, ≤ 64, as Gatehouse counts them) */
+export function resolveWorkers(w: number | 'auto'): number {
+  return w === 'auto' ? Math.min(64, Math.max(1, os.availableParallelism())) : Math.max(1, Math.floor(w));
+}
+
+interface MaterializedConfig {
+  yaml: string;
+  serverName: string;
+  /** `gateway.workers` in effect: the file's own value, else the bench's `workers` (1 = not written) */
+  workers: unknown;
+  workersFromFile: boolean;
+}
+
+/**
+ * The config file a Gatehouse profile runs with. `workers` becomes `gateway.workers` unless the
+ * template sets that key itself; 1 (Gatehouse's default) writes no key at all.
+ */
+export function materializeConfig(
+  p: GatehouseProfile,
+  listen: string,
+  backendUrl: string,
+  openidUrl: string,
+  workers: number | 'auto' = 1,
+): MaterializedConfig {
   let text = p.configYaml.replaceAll('${BENCH_OPENID_URL}', openidUrl);
+  const writeWorkers = workers !== 1;
   if (text.includes('${BENCH_LISTEN}') || text.includes('${BENCH_BACKEND_URL}')) {
     text = text.replaceAll('${BENCH_LISTEN}', listen).replaceAll('${BENCH_BACKEND_URL}', backendUrl);
-    const doc = YAML.parse(text) as { servers?: Array<{ name?: string; type?: string }> } | null;
+    const doc = YAML.parse(text) as { gateway?: Record<string, unknown>; servers?: Array<{ name?: string; type?: string }> } | null;
     const srv = doc?.servers?.find((s) => s.name === 'bench') ?? doc?.servers?.find((s) => s.type === 'passthrough');
-    return { yaml: text, serverName: srv?.name ?? 'bench' };
+    const own = doc?.gateway && typeof doc.gateway === 'object' ? doc.gateway['workers'] : undefined;
+    if (own !== undefined) return { yaml: text, serverName: srv?.name ?? 'bench', workers: own, workersFromFile: true };
+    if (writeWorkers) {
+      // edit the document rather than re-serialize the parsed value: comments, block scalars
+      // (policies) and flow style stay as the author wrote them
+      const d = YAML.parseDocument(text);
+      d.setIn(['gateway', 'workers'], workers);
+      text = d.toString();
+    }
+    return { yaml: text, serverName: srv?.name ?? 'bench', workers, workersFromFile: false };
   }
   const doc = (YAML.parse(text) ?? {}) as {
     gateway?: Record<string, unknown>;
     servers?: Array<{ name?: string; type?: string; backend?: Record<string, unknown> }>;
   };
-  doc.gateway = { ...(doc.gateway ?? {}), listen };
+  const own = doc.gateway?.['workers'];
+  doc.gateway = { ...(doc.gateway ?? {}), listen, ...(own === undefined && writeWorkers ? { workers } : {}) };
   const srv = doc.servers?.find((s) => s.name === 'bench') ?? doc.servers?.find((s) => s.type === 'passthrough');
   if (!srv?.name) throw new Error(`profile ${p.name}: the config has no 'bench' (or passthrough) server`);
   srv.backend = { ...(srv.backend ?? {}), url: backendUrl };
-  return { yaml: YAML.stringify(doc), serverName: srv.name };
+  return { yaml: YAML.stringify(doc), serverName: srv.name, workers: own ?? workers, workersFromFile: own !== undefined };
 }
 
-async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string, issuer: BenchIssuer): Promise<Target> {
+/**
+ * After the first answer of a multi-process server: wait (≤ 10 s) until its process tree has
+ * `expected` processes and has stayed so for 0.5 s, so that a run never starts while workers are
+ * still booting. Returns the count seen.
+ */
+async function settleProcessTree(pid: number, expected: number, alive: () => boolean): Promise<number> {
+  let n = processTree(pid).length;
+  if (expected <= 1) return n;
+  const deadline = Date.now() + 10_000;
+  let stableSince = 0;
+  while (Date.now() < deadline && alive()) {
+    n = processTree(pid).length;
+    if (n >= expected) {
+      if (!stableSince) stableSince = Date.now();
+      else if (Date.now() - stableSince >= 500) break;
+    } else stableSince = 0;
+    await sleep(100);
+  }
+  return n;
+}
+
+/** SIGKILLs the given pids that are still alive (workers left behind by a primary that is gone). */
+function killLeftovers(pids: Iterable<number>): void {
+  for (const p of pids) {
+    try {
+      if (isAlive(p)) process.kill(p, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string, issuer: BenchIssuer, workers: number | 'auto'): Promise<Target> {
   const dir = join(tmp, `gatehouse-${p.name.replace(/[^A-Za-z0-9_.-]+/g, '_')}`);
   mkdirSync(dir, { recursive: true });
   const port = await freePort();
-  const { yaml, serverName } = materializeConfig(p, `127.0.0.1:${port}`, backend.url, issuer.discoveryUrl);
+  const mat = materializeConfig(p, `127.0.0.1:${port}`, backend.url, issuer.discoveryUrl, workers);
+  const { yaml, serverName } = mat;
   const configPath = p.configDir
     ? join(p.configDir, `.gatehouse-bench-${process.pid}-${basename(dir)}.yaml`)
     : join(dir, 'gatehouse.yaml');
@@ -406,7 +492,19 @@ async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string
   const child = spawn(process.execPath, [bin, 'start', '-c', configPath], { cwd: dir, stdio: ['ignore', outFd, errFd] });
   closeSync(outFd);
   closeSync(errFd);
-  track(child, p.name);
+  // the primary stops its cluster workers; the pids seen are SIGKILLed should it die first
+  const seen = new Set<number>();
+  const remember = (): number[] => {
+    const tree = exited(child) || child.pid === undefined ? [] : processTree(child.pid);
+    for (const q of tree.slice(1)) seen.add(q);
+    return tree;
+  };
+  track(child, p.name, () => {
+    // like nginx's: the primary is asked to stop, the workers it had are killed
+    remember();
+    if (!exited(child)) child.kill('SIGTERM');
+    killLeftovers(seen);
+  });
   const tails = (): string =>
     [`--- stderr (${errPath})`, fileTail(errPath), `--- stdout (${outPath})`, fileTail(outPath, 10)].join('\n');
   let spawnErr: Error | undefined;
@@ -431,22 +529,106 @@ async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string
     throw new StartError(`gatehouse (${p.name}) failed to start: ${how}`, tails());
   }
   const pid = child.pid!;
+  const expected = typeof mat.workers === 'number' || mat.workers === 'auto' ? resolveWorkers(mat.workers) : 1;
+  const processes = await settleProcessTree(pid, expected > 1 ? expected + 1 : 1, () => !exited(child));
   const target: Target = {
     name: p.name,
     kind: 'gatehouse',
     url: `${base}/${serverName}/mcp`,
     headers: await withToken(p.headers ?? {}, issuer, `${base}/${serverName}/mcp`),
-    pids: () => (exited(child) ? [] : processTree(pid)),
+    pids: remember,
     stop: async () => {
+      remember();
       const exit = await stopChild(child, 10_000);
+      await waitGone(seen, 3_000);
+      killLeftovers(seen);
       removeConfig();
       return { exit };
     },
-    idleRssKb: readStatusKb(pid, 'VmRSS'),
+    idleRssKb: remember().reduce((sum, q) => sum + readStatusKb(q, 'VmRSS'), 0),
     configYaml: yaml,
     configPath,
+    workers: mat.workers,
+    workersFromFile: mat.workersFromFile,
+    processes,
   };
   return target;
+}
+
+async function waitGone(pids: Set<number>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && [...pids].some(isAlive)) await sleep(50);
+}
+
+/** the node-floor reference proxy (bench/floor-proxy.ts) in its own process */
+async function startFloor(backend: Backend, tmp: string, workers: number): Promise<Target> {
+  const dir = join(tmp, 'node-floor');
+  mkdirSync(dir, { recursive: true });
+  const port = await freePort();
+  const errPath = join(dir, 'floor.stderr.log');
+  const errFd = openSync(errPath, 'w');
+  const child = spawn(
+    process.execPath,
+    [join(HERE, 'floor-proxy.js'), '--port', String(port), '--backend', backend.url, '--workers', String(workers)],
+    { stdio: ['pipe', 'pipe', errFd] },
+  );
+  closeSync(errFd);
+  const seen = new Set<number>();
+  const remember = (): number[] => {
+    const tree = exited(child) || child.pid === undefined ? [] : processTree(child.pid);
+    for (const q of tree.slice(1)) seen.add(q);
+    return tree;
+  };
+  track(child, 'node-floor', () => {
+    // like nginx's: the primary is asked to stop, the workers it had are killed
+    remember();
+    if (!exited(child)) child.kill('SIGTERM');
+    killLeftovers(seen);
+  });
+  try {
+    await new Promise<void>((res, rej) => {
+      let buf = '';
+      const timer = setTimeout(() => rej(new Error('node-floor did not start within 15 s')), 15_000);
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        buf += d;
+        if (buf.includes('\n')) {
+          clearTimeout(timer);
+          res();
+        }
+      });
+      child.once('exit', (code, sig) => {
+        clearTimeout(timer);
+        rej(new Error(`node-floor exited (${code ?? sig}) at start`));
+      });
+      child.once('error', (e) => {
+        clearTimeout(timer);
+        rej(e);
+      });
+    });
+  } catch (e) {
+    await stopChild(child, 3_000);
+    killLeftovers(seen);
+    throw new StartError(errorMessage(e), [`--- stderr (${errPath})`, fileTail(errPath)].join('\n'));
+  }
+  child.stdout!.resume();
+  const processes = await settleProcessTree(child.pid!, workers > 1 ? workers + 1 : 1, () => !exited(child));
+  return {
+    name: 'node-floor',
+    kind: 'floor',
+    url: `http://127.0.0.1:${port}/mcp`,
+    headers: {},
+    pids: remember,
+    stop: async () => {
+      remember();
+      const exit = await stopChild(child, 5_000);
+      await waitGone(seen, 3_000);
+      killLeftovers(seen);
+      return { exit };
+    },
+    idleRssKb: remember().reduce((sum, q) => sum + readStatusKb(q, 'VmRSS'), 0),
+    workers,
+    processes,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -475,6 +657,8 @@ export interface RunRecord {
   protocolVersion?: string;
   sessionId?: string | null;
   peakRssKb?: number | null;
+  /** processes whose RSS/CPU were summed (the proxy's process tree at the start of the run) */
+  proxyProcesses?: number;
   proxyCpuPercent?: number | null;
   backendCpuPercent?: number | null;
   backendPeakRssKb?: number;
@@ -488,11 +672,17 @@ export interface RunRecord {
 
 export interface ProfileRecord {
   name: string;
-  kind: 'direct' | 'gatehouse' | 'nginx';
+  kind: ProfileKind;
   status: 'ok' | 'flagged' | 'failed' | 'unavailable';
   error?: string;
   stderrTail?: string;
   url?: string;
+  /** configured worker count: gateway.workers (as written; 1 = key absent), nginx worker_processes, node-floor workers */
+  workers?: unknown;
+  /** gateway.workers came from the profile's own config file, not from --workers */
+  workersFromFile?: boolean;
+  /** processes in the proxy's tree once ready (primary + workers) */
+  processes?: number;
   idleRssKb?: number;
   peakRssKb?: number | null;
   shutdownExit?: number | string | null;
@@ -589,6 +779,7 @@ async function measure(ctx: LoadCtx, target: Target, backend: Backend, concurren
       rec.badSample ??= r.badSample;
     }
     rec.peakRssKb = pids.length ? peak : null;
+    if (pids.length) rec.proxyProcesses = pids.length;
     rec.proxyCpuPercent = pids.length ? round(((cpu1 - cpu0) / wall) * 100, 1) : null;
     rec.backendCpuPercent = round(((bcpu1 - bcpu0) / wall) * 100, 1);
     if (r.requests === 0) rec.flags.push('no request completed');
@@ -621,6 +812,8 @@ function round(n: number, digits: number): number {
 
 export interface TargetResult {
   id: string;
+  /** reported for information only: never MET/NOT MET, not checked by --strict */
+  informational?: boolean;
   description: string;
   threshold: string;
   value: number | null;
@@ -668,7 +861,27 @@ function evaluateTargets(profiles: ProfileRecord[], concurrencies: number[]): Ta
     t2.met = gh32.throughputVsNginx >= 0.6 && gh32.status === 'ok';
     if (gh32.status !== 'ok') t2.note = `run flagged: ${gh32.flags.join('; ')}`;
   }
-  return [t1, t2];
+  const fl32 = run(FLOOR_PROFILE_NAME, 32);
+  const fl = profiles.find((p) => p.name === FLOOR_PROFILE_NAME);
+  const t3: TargetResult = {
+    id: 'throughput-vs-node-floor-c32',
+    informational: true,
+    description: 'Gatehouse (no policies) requests/s relative to the Node.js floor (node-floor) at concurrency 32',
+    threshold: 'informational',
+    value: null,
+    unit: '%',
+    met: null,
+  };
+  if (!concurrencies.includes(32)) t3.note = 'concurrency 32 not measured';
+  else if (!fl) t3.note = 'node-floor not run (--no-floor)';
+  else if (!fl32 || fl32.status === 'failed' || !fl32.rps) t3.note = `node-floor ${fl.status}${fl.error ? `: ${firstLine(fl.error)}` : ''}`;
+  else if (!gh32 || gh32.status === 'failed' || gh32.rps == null) t3.note = 'gatehouse run missing';
+  else {
+    t3.value = round((gh32.rps / fl32.rps) * 100, 1);
+    const flagged = [gh32, fl32].filter((r) => r.status !== 'ok');
+    if (flagged.length) t3.note = `run flagged: ${flagged.flatMap((r) => r.flags).join('; ')}`;
+  }
+  return [t1, t2, t3];
 }
 
 function addComparisons(profiles: ProfileRecord[]): void {
@@ -771,6 +984,17 @@ export interface BenchResults {
   targets: TargetResult[];
 }
 
+/** nginx's pids once master + `workers` workers are up (≤ 5 s) */
+async function settleNginx(handle: NginxHandle, workers: number): Promise<number[]> {
+  const deadline = Date.now() + 5_000;
+  let pids = handle.pids();
+  while (pids.length < workers + 1 && Date.now() < deadline) {
+    await sleep(100);
+    pids = handle.pids();
+  }
+  return pids;
+}
+
 function cleanStaleTmp(base: string): void {
   if (!existsSync(base)) return;
   for (const e of readdirSync(base)) {
@@ -812,6 +1036,10 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
   } else nginxUnavailable = 'disabled with --no-nginx';
 
   const ctx: LoadCtx = { opts, tool, wrkBin, tmp };
+  const gatehouseWorkers = resolveWorkers(opts.workers);
+  const nginxWorkers = opts.nginxWorkers ?? gatehouseWorkers;
+  const floorWorkers = gatehouseWorkers;
+  log(`workers: Gatehouse gateway.workers ${opts.workers === 'auto' ? `auto (= ${gatehouseWorkers})` : gatehouseWorkers}${opts.workers === 1 ? ' (key not written)' : ''}, node-floor ${opts.floor ? floorWorkers : 'skipped'}, nginx worker_processes ${nginxWorkers}${opts.nginxWorkers !== undefined ? ' (--nginx-workers)' : ''}`);
   const profiles: ProfileRecord[] = [];
   log(`load generator: ${tool}${wrkBin ? ` (${wrkBin}, ${opts.wrkThreads} thread)` : ''}; ${opts.warmupS}s warm-up + ${opts.durationS}s per run; concurrency ${opts.concurrency.join(', ')}`);
 
@@ -821,6 +1049,9 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
 
   const runProfile = async (rec: ProfileRecord, target: Target): Promise<void> => {
     rec.url = target.url;
+    if (target.workers !== undefined) rec.workers = target.workers;
+    if (target.workersFromFile) rec.workersFromFile = true;
+    if (target.processes !== undefined) rec.processes = target.processes;
     if (target.idleRssKb) rec.idleRssKb = target.idleRssKb;
     if (target.configYaml) rec.configYaml = target.configYaml;
     for (const c of opts.concurrency) {
@@ -862,8 +1093,8 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     try {
       checkAbort();
       log(`${gp.name}: starting node bin/gatehouse.js start -c … `);
-      target = await startGatehouse(gp, backend, tmp, issuer);
-      log(`${gp.name}: ready at ${target.url} (idle RSS ${((target.idleRssKb ?? 0) / 1024).toFixed(1)} MB)`);
+      target = await startGatehouse(gp, backend, tmp, issuer, opts.workers);
+      log(`${gp.name}: ready at ${target.url} (gateway.workers ${target.workers === 1 ? '1 (not written)' : String(target.workers)}${target.workersFromFile ? ' from the config file' : ''}; ${target.processes} process(es); idle RSS ${((target.idleRssKb ?? 0) / 1024).toFixed(1)} MB)`);
       await runProfile(rec, target);
     } catch (e) {
       if (e instanceof AbortedError) throw e;
@@ -880,9 +1111,30 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
     }
   }
 
-  // 3. nginx
+  // 3. node-floor: the cheapest Node.js proxy, with as many workers as Gatehouse
+  if (opts.floor) {
+    const rec: ProfileRecord = { name: FLOOR_PROFILE_NAME, kind: 'floor', status: 'ok', runs: [], workers: floorWorkers };
+    profiles.push(rec);
+    let target: Target | undefined;
+    try {
+      checkAbort();
+      target = await startFloor(backend, tmp, floorWorkers);
+      log(`node-floor: ready at ${target.url} (${floorWorkers} worker(s); ${target.processes} process(es); idle RSS ${((target.idleRssKb ?? 0) / 1024).toFixed(1)} MB)`);
+      await runProfile(rec, target);
+    } catch (e) {
+      if (e instanceof AbortedError) throw e;
+      rec.status = 'failed';
+      rec.error = errorMessage(e);
+      if (e instanceof StartError) rec.stderrTail = e.tail;
+      log(`node-floor: FAILED: ${rec.error}${rec.stderrTail ? `\n${rec.stderrTail}` : ''}`);
+    } finally {
+      if (target) rec.shutdownExit = (await target.stop()).exit ?? null;
+    }
+  }
+
+  // 4. nginx
   {
-    const rec: ProfileRecord = { name: 'nginx', kind: 'nginx', status: 'ok', runs: [] };
+    const rec: ProfileRecord = { name: 'nginx', kind: 'nginx', status: 'ok', runs: [], workers: nginxWorkers };
     profiles.push(rec);
     if (!nginxBin) {
       rec.status = 'unavailable';
@@ -896,13 +1148,16 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
           bin: nginxBin,
           dir: join(tmp, 'nginx'),
           listenPort: await freePort(),
+          workers: nginxWorkers,
           backendHost: '127.0.0.1',
           backendPort: backend.port,
           track: (cp, n, k) => void track(cp, n, k),
         });
         const handle = ng;
-        log(`nginx ${nginxVer}: pids ${handle.pids().join(', ')} on port ${handle.port}`);
-        rec.idleRssKb = handle.pids().reduce((s, pid) => s + readStatusKb(pid, 'VmRSS'), 0);
+        const ngPids = await settleNginx(handle, nginxWorkers);
+        log(`nginx ${nginxVer}: worker_processes ${nginxWorkers}; pids ${ngPids.join(', ')} on port ${handle.port}`);
+        rec.processes = ngPids.length;
+        rec.idleRssKb = ngPids.reduce((s, pid) => s + readStatusKb(pid, 'VmRSS'), 0);
         await runProfile(rec, {
           name: 'nginx',
           kind: 'nginx',
@@ -941,7 +1196,15 @@ export async function runBench(opts: BenchOptions): Promise<BenchResults> {
       wrkThreads: tool === 'wrk' ? opts.wrkThreads : null,
       request: 'MCP tools/call of echo (JSON-RPC POST, unique ids), after initialize + notifications/initialized',
       echoText: ECHO_TEXT,
-      nginx: 'worker_processes 1, upstream keepalive 64, proxy_http_version 1.1, proxy_buffering off, access_log on',
+      nginx: `worker_processes ${nginxWorkers}, upstream keepalive 64, proxy_http_version 1.1, proxy_buffering off, access_log on`,
+      gatehouseWorkers: opts.workers,
+      gatehouseWorkersResolved: gatehouseWorkers,
+      nginxWorkers,
+      nginxWorkersOverridden: opts.nginxWorkers !== undefined,
+      floorWorkers: opts.floor ? floorWorkers : null,
+      floor: opts.floor
+        ? 'bench/floor-proxy.ts: node:http + undici Pool.dispatch, body read and JSON.parse for the method, MCP headers copied, JSON answer with content-length'
+        : 'disabled with --no-floor',
       gatehouseProfiles: opts.gatehouseProfiles.map((g) => g.name),
     },
     profiles,
@@ -962,9 +1225,19 @@ export function printReport(results: BenchResults): void {
   lines.push(`Gatehouse bench — ${results.date}`);
   lines.push(`${String(m['cpuModel'])} (${String(m['cpus'])} cpus), node ${String(m['node'])}, nginx ${String(m['nginx'] ?? 'n/a')}, load generator ${String(s['loadgen'])}`);
   lines.push(`MCP tools/call echo, ${String(s['warmupS'])}s warm-up + ${String(s['durationS'])}s per run; +p50/+p99 vs direct at the same concurrency`);
+  const gw = s['gatehouseWorkers'];
+  const gwr = s['gatehouseWorkersResolved'];
+  lines.push(
+    `workers: Gatehouse gateway.workers ${gw === 'auto' ? `auto (= ${String(gwr)})` : String(gw ?? 1)}` +
+      `, node-floor ${s['floorWorkers'] == null ? 'not run' : String(s['floorWorkers'])}` +
+      `, nginx worker_processes ${String(s['nginxWorkers'] ?? 1)}${s['nginxWorkersOverridden'] ? ' (--nginx-workers)' : ''}`,
+  );
+  const own = results.profiles.filter((p) => p.workersFromFile);
+  for (const p of own) lines.push(`  (${p.name}: gateway.workers ${String(p.workers)} from its config file)`);
+  lines.push(`nginx: ${String(s['nginx'])}`);
   lines.push('');
   lines.push(renderTable(results.profiles));
-  lines.push('(proxy/backend CPU: % of one core during the measured run; box busy: % of all cores; RSS: proxy process tree, nginx = master + worker)');
+  lines.push('(proxy/backend CPU: % of one core during the measured run, summed over the proxy\'s process tree; box busy: % of all cores; RSS: proxy process tree — Gatehouse and node-floor = primary + cluster workers, nginx = master + workers)');
   const failed = results.profiles.filter((p) => p.status === 'failed' && p.stderrTail);
   for (const p of failed) {
     lines.push('');
@@ -974,8 +1247,12 @@ export function printReport(results: BenchResults): void {
   lines.push('');
   lines.push('Targets (PRODUCT.md §8):');
   for (const t of results.targets) {
-    const verdict = t.met === null ? 'NOT MEASURED' : t.met ? 'MET' : 'NOT MET';
     const val = t.value === null ? '-' : `${t.unit === 'ms' ? fmt(t.value, 3, true) : t.value.toFixed(1)} ${t.unit}`;
+    if (t.informational) {
+      lines.push(`  ${'INFO'.padEnd(12)} ${t.description}: ${val} (informational, not a target)${t.note ? ` — ${t.note}` : ''}`);
+      continue;
+    }
+    const verdict = t.met === null ? 'NOT MEASURED' : t.met ? 'MET' : 'NOT MET';
     lines.push(`  ${verdict.padEnd(12)} ${t.description}: ${val} (target ${t.threshold})${t.note ? ` — ${t.note}` : ''}`);
   }
   lines.push('');
@@ -995,6 +1272,10 @@ const USAGE = `usage: node dist/bench/run.js [options]   (npm run bench -- [opti
   --wrk-threads N         wrk threads (default 1)
   --policies FILE         also run profile "gatehouse+policies" with this gatehouse.yaml
   --policies-header 'K: V'  extra request header for that profile (repeatable)
+  --workers N|auto        gateway.workers of the Gatehouse profiles (default 1 = key not written;
+                          auto = number of CPUs); nginx and node-floor run the same number of workers
+  --nginx-workers N       nginx worker_processes (default: the --workers count)
+  --no-floor              skip the node-floor reference (cheapest Node.js proxy)
   --no-nginx              skip nginx
   --no-install            never apt-get install nginx/wrk
   --out FILE              results file (default bench/results.json)
@@ -1052,6 +1333,26 @@ export function parseArgs(argv: string[]): BenchOptions {
         policiesHeaders[h.slice(0, c).trim()] = h.slice(c + 1).trim();
         break;
       }
+      case '--workers': {
+        const v = val();
+        if (v === 'auto') o.workers = 'auto';
+        else {
+          const n = Number(v);
+          if (v === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw new UsageError('--workers needs an integer 1-64 or auto');
+          o.workers = n;
+        }
+        break;
+      }
+      case '--nginx-workers': {
+        const v = val();
+        const n = Number(v);
+        if (v === undefined || !Number.isInteger(n) || n < 1 || n > 64) throw new UsageError('--nginx-workers needs an integer 1-64');
+        o.nginxWorkers = n;
+        break;
+      }
+      case '--no-floor':
+        o.floor = false;
+        break;
       case '--no-nginx':
         o.nginx = false;
         break;
@@ -1098,7 +1399,7 @@ async function main(): Promise<number> {
   printReport(results);
   process.stdout.write(`results written to ${opts.out}\n`);
   if (opts.strict) {
-    const bad = results.targets.some((t) => t.met !== true) || results.profiles.some((p) => p.status === 'failed');
+    const bad = results.targets.some((t) => !t.informational && t.met !== true) || results.profiles.some((p) => p.status === 'failed');
     if (bad) return 1;
   }
   return 0;

@@ -34,6 +34,7 @@ import { createRegistry } from './policies/registry.js';
 import { sendError, sendJson } from './server/http-util.js';
 import { checkHost, checkOrigin } from './server/origin.js';
 import { AuthorizationFacade, type AuthorizationFacadeOptions } from './authorization/facade.js';
+import type { Peers } from './cluster/peers.js';
 
 export interface GatewayOptions {
   readonly logger?: Logger;
@@ -50,6 +51,10 @@ export interface GatewayOptions {
   readonly quickstartKeyFile?: string;
   /** the authorization-server facade (tests: a clock, loopback client metadata documents) */
   readonly authorization?: Pick<AuthorizationFacadeOptions, 'now' | 'allowLoopbackMetadataDocuments' | 'metadataDocumentCa'>;
+  /** a worker of a multi-process gateway: relays requests for sessions held by another worker */
+  readonly peers?: Peers;
+  /** a worker of a multi-process gateway: /metrics answers with every worker's metrics */
+  readonly metricsText?: () => Promise<string>;
 }
 
 /** the AS facade of a config with `authorization` (its keys and upstream tokens sealed with GATEHOUSE_SECRET_KEY) */
@@ -208,7 +213,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
       return sendJson(res, ok ? 200 : 503, { status: ok ? 'ready' : 'unavailable', store: s ? 'ok' : 'down', cache: c ? 'ok' : 'down', draining });
     }
     if (rel === '/metrics') {
-      const body = await metrics.registry.metrics();
+      const body = opts.metricsText ? await opts.metricsText() : await metrics.registry.metrics();
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(body);
       return;
@@ -225,6 +230,11 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
           throw new GatewayError('GW_ERR_ORIGIN_FORBIDDEN', 'Forbidden: Origin not allowed');
         }
         if (draining) throw new GatewayError('GW_ERR_SHUTTING_DOWN', 'Service Unavailable: the gateway is shutting down');
+        // a session held in another worker's memory (legacy SSE stream, SSE backend) is served by that worker
+        if (opts.peers && tail !== '/sse') {
+          const sid = tail === '/messages' ? new URLSearchParams(q === -1 ? '' : url.slice(q + 1)).get('sessionId') : r.backend && !r.backend.streamable ? req.headers['mcp-session-id'] : undefined;
+          if (typeof sid === 'string' && (await opts.peers.relay(sid, req, res))) return;
+        }
         // subscription keys are checked (and removed) before anything else sees the request
         if (gate.active(r.name)) ctx.admission = await admit(req, r.name);
         if (tail === '/mcp') return r.streamable.handle(req, res, ctx);

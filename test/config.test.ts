@@ -326,6 +326,7 @@ test('a full PRODUCT §3 config loads', async () => {
     drainTimeoutMs: 10_000,
     sessionTtlMs: 3_600_000,
     entraAuthority: 'https://login.microsoftonline.com',
+    workers: 1,
   });
   assert.equal(c.store, `sqlite:${path.join(FULL, '.gatehouse', 'gatehouse.db')}`);
   assert.equal(c.cache, 'memory');
@@ -390,6 +391,7 @@ test('defaults are applied', async () => {
     drainTimeoutMs: 10000,
     sessionTtlMs: 3600000,
     entraAuthority: 'https://login.microsoftonline.com',
+    workers: 1,
   });
   assert.equal(c.store, 'sqlite:/srv/gh/.gatehouse/gatehouse.db');
   assert.equal(c.cache, 'memory');

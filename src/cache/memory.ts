@@ -73,6 +73,15 @@ export class MemoryCache implements Cache {
     return typeof e.v === 'string' ? e.v : String(e.v);
   }
 
+  /** the value with its remaining lifetime in ms (0 = no TTL): what a worker's near cache may keep */
+  getWithTtl(key: string): { value: string; ttlMs: number } | undefined {
+    if (this.closed) throw closedError();
+    const now = performance.now();
+    const e = this.find(key, now);
+    if (e === undefined) return undefined;
+    return { value: typeof e.v === 'string' ? e.v : String(e.v), ttlMs: e.exp === 0 ? 0 : Math.max(1, e.exp - now) };
+  }
+
   async set(key: string, value: string, ttlMs?: number): Promise<void> {
     if (this.closed) throw closedError();
     const now = performance.now();

@@ -120,6 +120,11 @@ export function semanticChecks(doc: unknown): RawProblem[] {
   if (store !== undefined && store.startsWith('sqlite:') && store.slice('sqlite:'.length).trim() === '') {
     problems.push({ path: ['store'], anchor: 'value', message: 'sqlite store needs a file path, e.g. sqlite:./.gatehouse/gatehouse.db' });
   }
+  // several worker processes share state through the store file and the primary's cache
+  const workers = isObj(doc.gateway) ? doc.gateway.workers : undefined;
+  if ((workers === 'auto' || (typeof workers === 'number' && workers > 1)) && store !== undefined && store.startsWith('sqlite:') && store.slice('sqlite:'.length).trim() === ':memory:') {
+    problems.push({ path: ['gateway', 'workers'], anchor: 'value', message: 'several workers need a shared store: use a sqlite file (sqlite:PATH) or postgres://, not sqlite::memory:' });
+  }
 
   // servers
   const servers = arr(doc.servers);

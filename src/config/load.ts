@@ -23,6 +23,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import * as net from 'node:net';
+import { availableParallelism } from 'node:os';
 import * as path from 'node:path';
 import { LineCounter, isMap, isSeq, parseDocument } from 'yaml';
 import { config as configSchema, type RawConfig, type RawPassthroughServer, type RawServer } from './schema.js';
@@ -250,6 +251,7 @@ function buildGateway(r: RawConfig): GatewaySettings {
     drainTimeoutMs: Math.round((g.drainTimeout ?? DEFAULTS.drainTimeoutSeconds) * 1000),
     sessionTtlMs: Math.round((g.sessionTtl ?? DEFAULTS.sessionTtlSeconds) * 1000),
     entraAuthority: (g.entraAuthority ?? DEFAULTS.entraAuthority).replace(/\/+$/, ''),
+    workers: g.workers === 'auto' ? Math.min(64, Math.max(1, availableParallelism())) : (g.workers ?? 1),
   };
 }
 

@@ -103,6 +103,8 @@ export interface GatewaySettings {
   readonly sessionTtlMs: number;
   /** Entra ID authority for validate-azure-ad-token, without a trailing slash */
   readonly entraAuthority: string;
+  /** worker processes sharing the listener (`gateway.workers`; "auto" resolved to the CPU count) */
+  readonly workers: number;
 }
 
 export interface GatewayConfig {

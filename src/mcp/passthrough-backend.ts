@@ -110,7 +110,7 @@ export class PassthroughBackend {
           if (this.#sse.get(sessionId) === conn) {
             this.#sse.delete(sessionId);
             this.onSessionsChanged(-1);
-            void this.sessions.delete(sessionId);
+            this.sessions.delete(sessionId).catch(() => undefined);
           }
         };
       } else conn.close();

@@ -8,6 +8,7 @@
  * buffered, an SSE answer buffered only when a policy reads or replaces the response body (APIM's
  * caveat), otherwise still streamed once the outbound policies have set status and headers.
  */
+import { clientAddress } from '../cluster/peers.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { createExpressionContext, HeaderMap, type ExpressionContext, type ExpressionContextInit, type ResponseInfo } from '../expressions/context.js';
@@ -150,7 +151,7 @@ export async function runWithPolicies(input: BridgeInput): Promise<PipelineConte
     path: pathOf(input.publicUrl, req.url),
     headers: requestHeaders(req),
     body: input.body,
-    ipAddress: req.socket.remoteAddress ?? '',
+    ipAddress: clientAddress(req),
     server,
     info: input.info,
     sessionId: input.sessionId,

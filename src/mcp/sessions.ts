@@ -6,6 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Cache } from '../cache/types.js';
+import { sessionIdSuffix } from '../cluster/role.js';
 
 export interface SessionRecord {
   readonly server: string;
@@ -24,7 +25,8 @@ export interface SessionRecord {
 
 const PREFIX = 'mcp:session:';
 
-export const newSessionId = (): string => randomBytes(32).toString('base64url');
+/** 256 random bits; a worker of a multi-process gateway appends `.INDEX` (src/cluster/role.ts) */
+export const newSessionId = (): string => randomBytes(32).toString('base64url') + sessionIdSuffix();
 
 /** parsed records by id, reused while the cache returns the same text (bounded) */
 const MEMO_MAX = 10_000;
@@ -57,7 +59,8 @@ export class SessionStore {
     // sliding expiry, refreshed at most every tenth of the TTL
     if (now - m.touchedAt > this.ttlMs / 10) {
       m.touchedAt = now;
-      void this.cache.touch(PREFIX + id, this.ttlMs);
+      // best effort: a cache that fails now fails the next request that needs it
+      this.cache.touch(PREFIX + id, this.ttlMs).catch(() => undefined);
     }
     return m.record;
   }

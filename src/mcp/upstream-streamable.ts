@@ -65,7 +65,7 @@ export class StreamableUpstream {
   relay(body: string | Buffer, headers: Record<string, string>, res: ServerResponse, target?: TargetOptions): Promise<RelayOutcome | null> {
     const pool = this.pools.get(target?.url ? target.url.origin : this.#origin, target?.tls);
     const path = target?.url ? target.url.pathname + target.url.search : this.#path;
-    return relay(pool, { path, method: target?.method ?? 'POST', headers, body, headersTimeout: target?.timeoutMs ?? this.server.backend.timeoutMs }, res, this.server.name);
+    return relay(pool, { path, method: target?.method ?? 'POST', headers, body, headersTimeout: target?.timeoutMs ?? this.server.backend.timeoutMs, bodyTimeout: 0 }, res, this.server.name);
   }
 
   post(body: string | Buffer, headers: Record<string, string>, signal?: AbortSignal, target?: TargetOptions): Promise<UpstreamResponse> {

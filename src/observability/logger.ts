@@ -29,7 +29,10 @@ const serializers = {
  * first (one write per request line was ~10% of the proxy's CPU); flushed synchronously on exit.
  */
 function batchedStdout(): DestinationStream {
-  const dest = pino.destination({ dest: 1, sync: false, minLength: 8 * 1024 });
+  // the workers of a multi-process gateway share stdout: a write of at most PIPE_BUF (4 KiB) bytes
+  // reaches a pipe whole, so their batches stay near 3 KiB (a batch is written once it passes that)
+  const shared = process.env.GATEHOUSE_WORKER_INDEX !== undefined;
+  const dest = pino.destination({ dest: 1, sync: false, minLength: shared ? 3 * 1024 : 8 * 1024 });
   const timer = setInterval(() => {
     try {
       dest.flush();

@@ -10,12 +10,14 @@ import type { Dispatcher } from 'undici';
 import { upstreamError } from './upstream-errors.js';
 import { mediaTypeOf } from '../server/http-util.js';
 
+/** the backend request, dispatched as it is (bodyTimeout 0: SSE answers may idle between events) */
 export interface RelayRequest {
   readonly path: string;
-  readonly method?: string;
+  readonly method: string;
   readonly headers: Record<string, string>;
   readonly body: string | Buffer;
   readonly headersTimeout: number;
+  readonly bodyTimeout: 0;
 }
 
 /** a backend answer the relay did not write to the client */
@@ -51,7 +53,8 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.#controller = controller;
-    this.res.once('close', this.#onClientClose);
+    // on() + off(): once() would wrap the listener in a new closure per request
+    this.res.on('close', this.#onClientClose);
   }
 
   onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
@@ -134,9 +137,6 @@ class RelayHandler implements Dispatcher.DispatchHandler {
 
 export function relay(pool: Dispatcher, req: RelayRequest, res: ServerResponse, server: string): Promise<RelayOutcome | null> {
   return new Promise((resolve, reject) => {
-    pool.dispatch(
-      { path: req.path, method: (req.method ?? 'POST') as 'POST', headers: req.headers, body: req.body, headersTimeout: req.headersTimeout, bodyTimeout: 0 },
-      new RelayHandler(res, server, resolve, reject),
-    );
+    pool.dispatch(req as Dispatcher.DispatchOptions, new RelayHandler(res, server, resolve, reject));
   });
 }

@@ -78,7 +78,11 @@ export function accepts(accept: string | undefined, type: string): boolean {
 }
 
 /** the media type of a Content-Type header, lower case, without parameters ('' when absent) */
-export const mediaTypeOf = (h: string | string[] | undefined): string => ((Array.isArray(h) ? h[0] : h) ?? '').split(';', 1)[0]!.trim().toLowerCase();
+export const mediaTypeOf = (h: string | string[] | undefined): string => {
+  // the two types MCP backends answer with, as they usually spell them: no parsing (the proxy's hot path)
+  if (h === 'application/json' || h === 'text/event-stream') return h;
+  return ((Array.isArray(h) ? h[0] : h) ?? '').split(';', 1)[0]!.trim().toLowerCase();
+};
 
 export function isJsonContentType(header: string | undefined): boolean {
   if (header === 'application/json') return true;

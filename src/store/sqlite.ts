@@ -7,6 +7,7 @@ import { closeSync, chmodSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { GatewayError } from '../errors/gateway-error.js';
+import { errorCode, prefixUpperBound, toJson } from './records.js';
 import type { Store, StoredRecord } from './types.js';
 
 export interface SqliteMigration {
@@ -39,31 +40,6 @@ interface RecordRow {
   value: string;
   version: number;
   updated_at: number;
-}
-
-/** smallest string (in code point order, which is SQLite's BINARY order for UTF-8) greater than every string starting with `prefix`; undefined when there is none */
-function prefixUpperBound(prefix: string): string | undefined {
-  const cps = Array.from(prefix, (c) => c.codePointAt(0) ?? 0);
-  while (cps.length > 0) {
-    let last = (cps.pop() ?? 0) + 1;
-    if (last === 0xd800) last = 0xe000; // skip the surrogate range
-    if (last <= 0x10ffff) {
-      cps.push(last);
-      return String.fromCodePoint(...cps);
-    }
-  }
-  return undefined;
-}
-
-function toJson(value: unknown): string {
-  const json = JSON.stringify(value);
-  if (json === undefined) throw new GatewayError('GW_ERR_INTERNAL', 'store values must be JSON-serialisable');
-  return json;
-}
-
-function errorCode(err: unknown): string {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : 'unknown error';
 }
 
 function describeOpenError(err: unknown): string {

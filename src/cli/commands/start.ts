@@ -17,6 +17,73 @@ import { closeOutboundAgents } from '../../policies/http/client.js';
 import { startDemoMcpServer } from '../../demo/quickstart-server.js';
 import { startDemoRestApi } from '../../demo/rest-api.js';
 import type { CliIo } from '../main.js';
+import cluster from 'node:cluster';
+import process from 'node:process';
+import { runPrimary } from '../../cluster/primary.js';
+import { startWorker, WORKER_ENV } from '../../cluster/worker.js';
+import type { Logger } from '../../observability/logger.js';
+
+function serverUrls(config: GatewayConfig, base: string): Array<{ name: string; mcp: string; sse: string }> {
+  return config.servers.map((s) => ({ name: s.name, mcp: `${base}/${s.name}/mcp`, sse: `${base}/${s.name}/sse` }));
+}
+
+/** a gateway that could not start: policy problems with their positions (exit 2), anything else (exit 1) */
+function startFailed(err: unknown, io: CliIo): number {
+  if (err instanceof PolicyError) {
+    io.stderr(err.problems.map((p) => formatProblem({ file: p.file ?? '<policy>', line: p.line, col: p.col, message: p.message }, { cwd: io.cwd })).join('\n'));
+    return 2;
+  }
+  io.stderr(`gatehouse start: ${(err as Error).message}`);
+  return 1;
+}
+
+/**
+ * Serve until SIGTERM/SIGINT (or whatever `alsoStopOn` hooks up): then close (drain in-flight
+ * requests), let go of idle outbound connections and resolve with the exit code.
+ */
+function untilStopped(logger: Logger, close: () => Promise<void>, alsoStopOn?: (stop: (why: string) => void) => void): Promise<number> {
+  return new Promise<number>((resolveExit) => {
+    let stopping = false;
+    const stop = (why: string) => {
+      if (stopping) return;
+      stopping = true;
+      logger.info({ why }, 'draining');
+      close()
+        // idle keep-alive connections of send-request would hold the process for seconds
+        .then(() => closeOutboundAgents())
+        .then(
+          () => {
+            logger.info('stopped');
+            return 0;
+          },
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            return 1;
+          },
+        )
+        .then((code) => {
+          logger.flush();
+          resolveExit(code);
+        });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+    alsoStopOn?.(stop);
+  });
+}
+
+/** one worker of a multi-process gateway: serve until SIGTERM/SIGINT or until the primary is gone */
+async function runAsWorker(config: GatewayConfig, logger: Logger, io: CliIo, port: number | undefined, host: string | undefined): Promise<number> {
+  let worker;
+  try {
+    worker = await startWorker(config, logger.child({ worker: Number(process.env[WORKER_ENV.index]) }), { env: io.env }, { port: port ?? config.gateway.port, host: host ?? config.gateway.host });
+  } catch (err) {
+    return startFailed(err, io);
+  }
+  const started = worker;
+  // bin/gatehouse.js then lets go of the primary's IPC channel (which would keep the process alive)
+  return untilStopped(logger, () => started.close(), (stop) => process.once('disconnect', () => stop('primary gone')));
+}
 
 export async function runStart(argv: string[], io: CliIo): Promise<number> {
   let args;
@@ -72,6 +139,16 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
     throw err;
   }
 
+  // several workers: this process is the primary (it forks the workers and serves no request), or one of them
+  if (cluster.isWorker && process.env[WORKER_ENV.index] !== undefined) return runAsWorker(config, logger, io, port, args.values.host);
+  if (config.gateway.workers > 1 && config.file !== undefined) {
+    return runPrimary({
+      workers: config.gateway.workers,
+      logger,
+      onListening: (url) => logger.info({ url, config: config.file, workers: config.gateway.workers, servers: serverUrls(config, port !== undefined || config.gateway.port === 0 ? url : config.gateway.publicUrl) }, 'gatehouse listening'),
+    });
+  }
+
   let gateway;
   let url: string;
   try {
@@ -79,16 +156,11 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
     ({ url } = await gateway.listen(port ?? config.gateway.port, args.values.host ?? config.gateway.host));
   } catch (err) {
     await demo?.close();
-    if (err instanceof PolicyError) {
-      io.stderr(err.problems.map((p) => formatProblem({ file: p.file ?? '<policy>', line: p.line, col: p.col, message: p.message }, { cwd: io.cwd })).join('\n'));
-      return 2;
-    }
-    io.stderr(`gatehouse start: ${(err as Error).message}`);
-    return 1;
+    return startFailed(err, io);
   }
   // the public URL stays the configured one; when it was derived from listen, it follows the bound port
   const base = config.file === undefined || port !== undefined || config.gateway.port === 0 ? url : config.gateway.publicUrl;
-  const servers = config.servers.map((s) => ({ name: s.name, mcp: `${base}/${s.name}/mcp`, sse: `${base}/${s.name}/sse` }));
+  const servers = serverUrls(config, base);
   logger.info({ url, config: config.file ?? 'quickstart', servers }, 'gatehouse listening');
   if (!config.file) {
     io.stderr(
@@ -106,28 +178,8 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
     );
   }
 
-  return new Promise<number>((resolveExit) => {
-    let stopping = false;
-    const stop = (signal: string) => {
-      if (stopping) return;
-      stopping = true;
-      logger.info({ signal }, 'draining');
-      gateway.close()
-        .then(() => demo?.close())
-        // idle keep-alive connections of send-request would hold the process for seconds
-        .then(() => closeOutboundAgents())
-        .then(() => {
-          logger.info('stopped');
-          logger.flush();
-          resolveExit(0);
-        })
-        .catch((err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          logger.flush();
-          resolveExit(1);
-        });
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+  return untilStopped(logger, async () => {
+    await gateway.close();
+    await demo?.close();
   });
 }
