@@ -32,7 +32,12 @@ abstract class SeriesMetric<S> implements CustomMetric {
     const key = values.join('\u0001');
     let e = this.series.get(key);
     if (!e) {
-      if (this.series.size >= MAX_SERIES) values = values.map(() => '_overflow');
+      // past the bound, every new label set counts in one shared `_overflow` series
+      if (this.series.size >= MAX_SERIES) {
+        values = values.map(() => '_overflow');
+        e = this.series.get(values.join('\u0001'));
+        if (e) return e.s;
+      }
       const labels: Labels = {};
       this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
       e = { labels, s: this.create() };
