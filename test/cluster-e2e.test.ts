@@ -545,3 +545,104 @@ describe('multi-process gateway: refused configurations', () => {
     assert.match(printed, /cluster-memory\.yaml:3:\d+: gateway\.workers: several workers need a shared store/);
   });
 });
+
+describe('multi-process gateway on Redis and PostgreSQL (workers use the shared cache directly)', () => {
+  const tag = `e2e${Date.now().toString(36)}${Math.floor(Math.random() * 1e6).toString(36)}`;
+  const prefix = `gh-${tag}:`;
+  let dir: string;
+  let backend: EverythingServer;
+  let gh: Proc;
+  let url: string;
+  let nextId = 5000;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'gatehouse-cluster-shared-'));
+    backend = await startEverythingServer({ transport: 'streamable-http' });
+    const file = join(dir, 'gatehouse.yaml');
+    writeFileSync(
+      file,
+      [
+        'gateway:',
+        '  listen: "127.0.0.1:0"',
+        '  workers: 2',
+        '  drainTimeout: 5',
+        `store: "postgres://postgres@127.0.0.1:5432/test?schema=${tag}"`,
+        `cache: "redis://127.0.0.1:6379/0?prefix=${prefix}"`,
+        'servers:',
+        '  - name: s',
+        '    type: passthrough',
+        `    backend: { url: ${JSON.stringify(backend.url)} }`,
+        '  - name: limited',
+        '    type: passthrough',
+        `    backend: { url: ${JSON.stringify(backend.url)} }`,
+        `    policies: ${JSON.stringify(LIMITED_POLICY)}`,
+        '',
+      ].join('\n'),
+    );
+    gh = run(['start', '-c', file, '--port', '0'], dir);
+    url = (await waitForLog(gh, 'gatehouse listening', { timeoutMs: 20_000 })).url as string;
+  });
+
+  after(async () => {
+    if (gh && gh.child.exitCode === null && gh.child.signalCode === null) {
+      const workers = childrenOf(gh.child.pid!);
+      gh.child.kill('SIGTERM');
+      await Promise.race([gh.exit, sleep(10_000)]);
+      for (const pid of workers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    }
+    await backend?.close();
+    rmSync(dir, { recursive: true, force: true });
+    // leave nothing behind in the shared services
+    const { Redis } = await import('ioredis');
+    const redis = new Redis({ host: '127.0.0.1', port: 6379, lazyConnect: true });
+    await redis.connect();
+    const keys = await redis.keys(`${prefix}*`);
+    if (keys.length > 0) await redis.del(...keys);
+    await redis.quit();
+    const pg = await import('pg');
+    const client = new pg.default.Client({ connectionString: 'postgres://postgres@127.0.0.1:5432/test' });
+    await client.connect();
+    await client.query(`DROP SCHEMA IF EXISTS "${tag}" CASCADE`);
+    await client.end();
+  });
+
+  it('sessions live in Redis: both workers serve one session; a DELETE ends it for both', async () => {
+    const owners = new Set<string>();
+    for (let i = 0; i < 6; i++) {
+      const r = await mcpPost(`${url}/s/mcp`, INIT(i));
+      assert.equal(r.status, 200, r.text);
+      owners.add(header(r, 'mcp-session-id')!.slice(-1));
+    }
+    assert.deepEqual([...owners].sort(), ['0', '1'], 'both workers minted sessions');
+    const sid = await openSession(`${url}/s/mcp`);
+    for (let i = 0; i < 8; i++) await echoOk(`${url}/s/mcp`, sid, nextId++, `shared-${i}`);
+    // the record is in Redis under the configured prefix
+    const { Redis } = await import('ioredis');
+    const redis = new Redis({ host: '127.0.0.1', port: 6379 });
+    try {
+      assert.ok((await redis.exists(`${prefix}mcp:session:${sid}`)) === 1, 'the session record is in Redis');
+    } finally {
+      await redis.quit();
+    }
+    const del = await fresh(`${url}/s/mcp`, { method: 'DELETE', headers: { 'mcp-session-id': sid, 'mcp-protocol-version': PROTOCOL } });
+    assert.equal(del.status, 200, del.text);
+    await sleep(100); // the invalidation reaches the other worker's near cache
+    for (let i = 0; i < 4; i++) {
+      const r = await mcpPost(`${url}/s/mcp`, echoCall(nextId++, 'after delete'), sid);
+      assert.equal(r.status, 404, r.text);
+    }
+  });
+
+  it('the rate limit counts in Redis across the workers: exactly 5 of 8 pass', async () => {
+    const sid = await openSession(`${url}/limited/mcp`);
+    const statuses: number[] = [];
+    for (let i = 0; i < 8; i++) statuses.push((await mcpPost(`${url}/limited/mcp`, echoCall(nextId++, `l-${i}`), sid)).status);
+    assert.deepEqual(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+  });
+
+  it('/readyz reports the shared store and cache', async () => {
+    const r = await fresh(`${url}/readyz`);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(JSON.parse(r.text), { status: 'ready', store: 'ok', cache: 'ok', draining: false });
+  });
+});
