@@ -460,6 +460,26 @@ async function settleProcessTree(pid: number, expected: number, alive: () => boo
   return n;
 }
 
+/**
+ * Track a proxy that may fork workers (node:cluster): `remember()` reads its process tree now and
+ * keeps every worker pid seen; on exit the primary is asked to stop (like nginx's master) and the
+ * workers it had are killed should they outlive it.
+ */
+function trackTree(child: ChildProcess, name: string): { seen: Set<number>; remember: () => number[] } {
+  const seen = new Set<number>();
+  const remember = (): number[] => {
+    const tree = exited(child) || child.pid === undefined ? [] : processTree(child.pid);
+    for (const q of tree.slice(1)) seen.add(q);
+    return tree;
+  };
+  track(child, name, () => {
+    remember();
+    if (!exited(child)) child.kill('SIGTERM');
+    killLeftovers(seen);
+  });
+  return { seen, remember };
+}
+
 /** SIGKILLs the given pids that are still alive (workers left behind by a primary that is gone). */
 function killLeftovers(pids: Iterable<number>): void {
   for (const p of pids) {
@@ -493,18 +513,7 @@ async function startGatehouse(p: GatehouseProfile, backend: Backend, tmp: string
   closeSync(outFd);
   closeSync(errFd);
   // the primary stops its cluster workers; the pids seen are SIGKILLed should it die first
-  const seen = new Set<number>();
-  const remember = (): number[] => {
-    const tree = exited(child) || child.pid === undefined ? [] : processTree(child.pid);
-    for (const q of tree.slice(1)) seen.add(q);
-    return tree;
-  };
-  track(child, p.name, () => {
-    // like nginx's: the primary is asked to stop, the workers it had are killed
-    remember();
-    if (!exited(child)) child.kill('SIGTERM');
-    killLeftovers(seen);
-  });
+  const { seen, remember } = trackTree(child, p.name);
   const tails = (): string =>
     [`--- stderr (${errPath})`, fileTail(errPath), `--- stdout (${outPath})`, fileTail(outPath, 10)].join('\n');
   let spawnErr: Error | undefined;
@@ -573,18 +582,7 @@ async function startFloor(backend: Backend, tmp: string, workers: number): Promi
     { stdio: ['pipe', 'pipe', errFd] },
   );
   closeSync(errFd);
-  const seen = new Set<number>();
-  const remember = (): number[] => {
-    const tree = exited(child) || child.pid === undefined ? [] : processTree(child.pid);
-    for (const q of tree.slice(1)) seen.add(q);
-    return tree;
-  };
-  track(child, 'node-floor', () => {
-    // like nginx's: the primary is asked to stop, the workers it had are killed
-    remember();
-    if (!exited(child)) child.kill('SIGTERM');
-    killLeftovers(seen);
-  });
+  const { seen, remember } = trackTree(child, 'node-floor');
   try {
     await new Promise<void>((res, rej) => {
       let buf = '';

@@ -99,6 +99,24 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** the primary's "gatehouse listening" line (every worker serves) */
+const listening = (p: Proc) => waitForLog(p, 'gatehouse listening', { timeoutMs: 20_000 });
+
+/** stop a cluster still running: the primary with `signal` (SIGTERM: drain, at most 10 s), then any worker left */
+async function stopCluster(p: Proc, signal: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+  if (p.child.exitCode !== null || p.child.signalCode !== null) return;
+  const workers = childrenOf(p.child.pid!);
+  p.child.kill(signal);
+  if (signal === 'SIGTERM') await Promise.race([p.exit, sleep(10_000)]);
+  for (const pid of workers) {
+    try {
+      if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // HTTP on a fresh connection per request
 
@@ -287,24 +305,14 @@ describe('multi-process gateway (gateway.workers: 2)', () => {
       ].join('\n'),
     );
     gh = run(['start', '-c', file, '--port', '0'], dir);
-    const ready = await waitForLog(gh, 'gatehouse listening', { timeoutMs: 20_000 });
+    const ready = await listening(gh);
     url = ready.url as string;
     assert.match(url, /^http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(ready.workers, 2);
   });
 
   after(async () => {
-    if (gh && gh.child.exitCode === null && gh.child.signalCode === null) {
-      const workers = childrenOf(gh.child.pid!);
-      gh.child.kill('SIGKILL');
-      for (const pid of workers) {
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-      }
-    }
+    if (gh) await stopCluster(gh, 'SIGKILL');
     await Promise.all([streamable?.close(), sse?.close()]);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -580,16 +588,11 @@ describe('multi-process gateway on Redis and PostgreSQL (workers use the shared 
       ].join('\n'),
     );
     gh = run(['start', '-c', file, '--port', '0'], dir);
-    url = (await waitForLog(gh, 'gatehouse listening', { timeoutMs: 20_000 })).url as string;
+    url = (await listening(gh)).url as string;
   });
 
   after(async () => {
-    if (gh && gh.child.exitCode === null && gh.child.signalCode === null) {
-      const workers = childrenOf(gh.child.pid!);
-      gh.child.kill('SIGTERM');
-      await Promise.race([gh.exit, sleep(10_000)]);
-      for (const pid of workers) if (isAlive(pid)) process.kill(pid, 'SIGKILL');
-    }
+    if (gh) await stopCluster(gh, 'SIGTERM');
     await backend?.close();
     rmSync(dir, { recursive: true, force: true });
     // leave nothing behind in the shared services
