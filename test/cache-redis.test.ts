@@ -18,11 +18,18 @@ import { openCache } from '../src/cache/open.js';
 import { parseRedisUrl, RedisCache } from '../src/cache/redis.js';
 import type { Cache } from '../src/cache/types.js';
 import { GatewayError } from '../src/errors/gateway-error.js';
+import { dropKeys } from './helpers/redis-keys.js';
 import { cacheContract } from './helpers/cache-contract.js';
 import { freePort } from './helpers/gateway.js';
 
 const REDIS = 'redis://127.0.0.1:6379';
-const newPrefix = (): string => `ghtest-${randomUUID()}:`;
+/** every prefix this file used: its keys are deleted when the file is done (Redis is shared) */
+const prefixes: string[] = [];
+const newPrefix = (): string => {
+  const p = `ghtest-${randomUUID()}:`;
+  prefixes.push(p);
+  return p;
+};
 
 /** every cache made by a test, closed after it (also when an assertion failed half-way) */
 const opened: Cache[] = [];
@@ -131,6 +138,7 @@ async function redisProxy(): Promise<Proxy> {
 }
 after(async () => {
   await Promise.all(proxies.map((p) => p.stop()));
+  await dropKeys(prefixes);
 });
 
 describe('RedisCache near cache (mcp:session: keys)', () => {

@@ -14,6 +14,7 @@ import type { Cache } from '../src/cache/types.js';
 import { configFromObject } from '../src/config/load.js';
 import { createGateway, type Gateway } from '../src/gateway.js';
 import { createLogger } from '../src/observability/logger.js';
+import { dropKeys } from './helpers/redis-keys.js';
 import { startEverythingServer, type EverythingServer } from './fixtures/everything-server.js';
 import { freePort } from './helpers/gateway.js';
 import { INIT, post, send, session, toolText, type Reply } from './helpers/mcp-http.js';
@@ -48,10 +49,11 @@ describe('two gateway replicas sharing Redis', () => {
   let a: Replica;
   let b: Replica;
   const caches: RedisCache[] = [];
+  let prefix = '';
 
   before(async () => {
     backend = await startEverythingServer({ transport: 'streamable-http' });
-    const prefix = `ghtest-${randomUUID()}:`;
+    prefix = `ghtest-${randomUUID()}:`;
     const servers = [
       { name: 's', type: 'passthrough', backend: { url: backend.url, transport: 'streamable-http' } },
       {
@@ -75,6 +77,7 @@ describe('two gateway replicas sharing Redis', () => {
     await b?.gateway.close();
     await Promise.all(caches.map((c) => c.close()));
     await backend?.close();
+    await dropKeys([prefix]);
   });
 
   it('a session initialized through A serves tools/call through B (and A)', async () => {
