@@ -58,7 +58,7 @@ export interface GatewayOptions {
 }
 
 /** the AS facade of a config with `authorization` (its keys and upstream tokens sealed with GATEHOUSE_SECRET_KEY) */
-async function authorizationFacadeOf(config: GatewayConfig, store: Store, logger: Logger, opts: GatewayOptions): Promise<AuthorizationFacade | undefined> {
+async function authorizationFacadeOf(config: GatewayConfig, store: Store, cache: Cache, logger: Logger, opts: GatewayOptions): Promise<AuthorizationFacade | undefined> {
   if (!config.raw.authorization) return undefined;
   let box = opts.secretBox;
   if (!box) {
@@ -66,7 +66,7 @@ async function authorizationFacadeOf(config: GatewayConfig, store: Store, logger
     if (!found) throw new Error('authorization needs GATEHOUSE_SECRET_KEY, the key that encrypts its signing key and upstream tokens: create one with `gatehouse keys generate`');
     box = found.box;
   }
-  return AuthorizationFacade.create(config, { store, box, logger, ...(opts.env ? { env: opts.env } : {}), ...opts.authorization });
+  return AuthorizationFacade.create(config, { store, cache, box, logger, ...(opts.env ? { env: opts.env } : {}), ...opts.authorization });
 }
 
 /** the credential manager of a config with `credentials` (its tokens sealed with GATEHOUSE_SECRET_KEY) */
@@ -118,7 +118,7 @@ export async function createGateway(config: GatewayConfig, opts: GatewayOptions 
   try {
     opened = opts.store ?? (await openStore(config.store));
     credentials = await credentialManagerOf(config, opened, logger, opts);
-    authorization = await authorizationFacadeOf(config, opened, logger, opts);
+    authorization = await authorizationFacadeOf(config, opened, cache, logger, opts);
     policies = compileServerPolicies(config, createRegistry(), { cache, logger, backends, auth: authServicesOf(config, { logger, ...opts.openid }), ...(credentials ? { credentials } : {}) });
   } catch (err) {
     if (!opts.cache) await cache.close();

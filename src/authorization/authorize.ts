@@ -18,7 +18,7 @@ export async function authorize(ctx: FacadeContext, req: IncomingMessage, res: S
     req.resume();
     return sendErrorPage(res, 405, 'Use GET for the authorization endpoint.');
   }
-  if (!ctx.authorizeLimit.take(clientIp(req, ctx.trustProxy))) return sendErrorPage(res, 429, 'Too many authorization requests; try again later.');
+  if (!(await ctx.authorizeLimit.take(clientIp(req, ctx.trustProxy)))) return sendErrorPage(res, 429, 'Too many authorization requests; try again later.');
   for (const k of new Set(q.keys())) if (q.getAll(k).length > 1 && k !== 'resource') return sendErrorPage(res, 400, `The parameter "${k}" is repeated.`);
   const clientId = q.get('client_id') ?? '';
   if (!clientId) return sendErrorPage(res, 400, 'The request has no client_id.');

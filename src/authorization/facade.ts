@@ -22,6 +22,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { GatewayConfig } from '../config/types.js';
+import type { Cache } from '../cache/types.js';
 import type { Store } from '../store/types.js';
 import type { Logger } from '../observability/logger.js';
 import type { SecretBox } from '../secrets/secret-box.js';
@@ -44,6 +45,8 @@ export { canonicalResource } from './resources.js';
 
 export interface AuthorizationFacadeOptions {
   readonly store: Store;
+  /** shares the registration and authorization rate limits with other workers and replicas */
+  readonly cache?: Cache;
   readonly box: SecretBox;
   readonly logger?: Logger;
   /** clock (tests) */
@@ -124,8 +127,8 @@ export class AuthorizationFacade {
       refreshTtl: a.tokens?.refreshTokenTtl ?? DEFAULT_REFRESH_TTL_S,
       cookies: { secure: publicUrl.startsWith('https:') },
       trustProxy: config.gateway.trustProxy,
-      registerLimit: new RateLimiter(20, 60 * 60_000, now),
-      authorizeLimit: new RateLimiter(60, 60_000, now),
+      registerLimit: new RateLimiter('register', 20, 60 * 60_000, now, opts.cache),
+      authorizeLimit: new RateLimiter('authorize', 60, 60_000, now, opts.cache),
     };
     const metadata = serverMetadata({ issuer: this.issuer, publicUrl, basePath, dynamic, cimd, scopes });
     this.#metadata = metadata.json;

@@ -3,6 +3,7 @@
  * browser-based MCP clients call (metadata, JWKS, register, token, revoke), OAuth JSON errors and
  * the small HTML pages (consent, direct errors) with anti-framing headers.
  */
+import type { Cache } from '../cache/types.js';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { readBody } from '../server/http-util.js';
 
@@ -161,17 +162,32 @@ export function clientIp(req: IncomingMessage, trustProxy: boolean): string {
   return req.socket.remoteAddress ?? 'unknown';
 }
 
-/** fixed-window per-key counter (per replica: the limit is a brake on abuse, not an exact quota) */
+/**
+ * Fixed-window per-key counter (a brake on abuse, not an exact quota). With a cache the count is
+ * shared by every worker and replica that shares it (windows aligned to the clock); should the
+ * cache fail, this process keeps counting on its own rather than refusing or waving everyone in.
+ */
 export class RateLimiter {
   readonly #hits = new Map<string, { count: number; resetAt: number }>();
   constructor(
+    private readonly name: string,
     private readonly limit: number,
     private readonly windowMs: number,
     private readonly now: () => number = Date.now,
+    private readonly cache?: Cache,
   ) {}
   /** true when allowed */
-  take(key: string): boolean {
+  async take(key: string): Promise<boolean> {
     const t = this.now();
+    if (this.cache) {
+      const window = Math.floor(t / this.windowMs);
+      try {
+        const n = await this.cache.increment(`as:limit:${this.name}:${window}:${key}`, 1, this.windowMs + 1000);
+        return n <= this.limit;
+      } catch {
+        // the shared count is unavailable: the local one still brakes
+      }
+    }
     let e = this.#hits.get(key);
     if (!e || e.resetAt <= t) {
       if (this.#hits.size > 10_000) for (const [k, v] of this.#hits) if (v.resetAt <= t) this.#hits.delete(k);

@@ -4,7 +4,7 @@ import { clientIp, readJson, sendJsonNoStore } from './http.js';
 import type { FacadeContext } from './context.js';
 
 export async function register(ctx: FacadeContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (!ctx.registerLimit.take(clientIp(req, ctx.trustProxy))) {
+  if (!(await ctx.registerLimit.take(clientIp(req, ctx.trustProxy)))) {
     req.resume();
     return sendJsonNoStore(res, 429, { error: 'invalid_request', error_description: 'too many client registrations from this address; try again later' }, { 'retry-after': '3600' });
   }
