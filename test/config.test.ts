@@ -77,6 +77,26 @@ const BROKEN: BrokenCase[] = [
     ],
   },
   {
+    name: 'gateway.workers below the range',
+    yaml: 'gateway:\n  workers: 0\n',
+    expected: ['<inline>:2:12: gateway.workers: must be at least 1'],
+  },
+  {
+    name: 'gateway.workers too many',
+    yaml: 'gateway:\n  workers: 65\n',
+    expected: ['<inline>:2:12: gateway.workers: must be at most 64'],
+  },
+  {
+    name: 'gateway.workers a word or a fraction',
+    yaml: 'gateway:\n  workers: many\ndrain: 1\n',
+    expected: ['<inline>:2:12: gateway.workers: must be an integer from 1 to 64 or "auto"', '<inline>:3:1: unknown key "drain"'],
+  },
+  {
+    name: 'several workers with an in-memory store',
+    yaml: 'gateway:\n  workers: 2\nstore: "sqlite::memory:"\n',
+    expected: ['<inline>:2:12: gateway.workers: several workers need a shared store: use a sqlite file (sqlite:PATH) or postgres://, not sqlite::memory:'],
+  },
+  {
     name: 'empty value where an object is required',
     yaml: `${S}    backend:\n`,
     expected: ['<inline>:4:5: servers[0].backend: expected object, got null'],

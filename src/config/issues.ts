@@ -151,6 +151,11 @@ function convert(issue: Issue, data: unknown, base: Path, out: RawProblem[]): vo
         out.push({ path, anchor: 'value', message: `must be one of ${issue.options.map(formatChoice).join(', ')}`, safe: true });
         return;
       }
+      // a union with its own message in the schema says it as it is
+      if (issue.message && issue.message !== 'Invalid input') {
+        out.push({ path, anchor: 'value', message: issue.message, safe: true });
+        return;
+      }
       // The branch the value is closest to: right type, fewest unknown keys, fewest issues. When
       // several branches fit the value's keys equally well (e.g. `{}`), a summary is clearer.
       let best: readonly Issue[] | undefined;

@@ -167,7 +167,7 @@ export const config = z.strictObject({
     sessionTtl: z.number().positive().optional().describe('idle seconds before an MCP session ends; default 3600'),
     admin: z.strictObject({ token: secretString }).optional(),
     entraAuthority: httpUrl.optional().describe('Entra ID authority of validate-azure-ad-token; default https://login.microsoftonline.com'),
-    workers: z.union([z.number().int().min(1).max(64), z.literal('auto')]).optional().describe('worker processes sharing the listener (1-64, or "auto" = one per CPU); default 1'),
+    workers: z.union([z.number().int().min(1).max(64), z.literal('auto')], { error: 'must be an integer from 1 to 64 or "auto"' }).optional().describe('worker processes sharing the listener (1-64, or "auto" = one per CPU); default 1'),
   }).optional(),
   store: z.string().regex(/^(sqlite:|postgres:\/\/|postgresql:\/\/)/, 'must be sqlite:PATH or postgres://...').optional(),
   cache: z.string().regex(/^(memory$|redis:\/\/|rediss:\/\/)/, 'must be "memory" or redis://...').optional(),
