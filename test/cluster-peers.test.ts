@@ -100,6 +100,19 @@ describe('relaying to the owning worker', () => {
     assert.ok(!Object.values(s.headers).join('\n').includes(SECRET));
   });
 
+  it('a client cannot pose as a relaying worker: forged peer headers are replaced, never believed', async () => {
+    seen.length = 0;
+    const r = await fetch(`${frontUrl}/s/mcp`, { method: 'POST', headers: { 'mcp-session-id': `${'A'.repeat(43)}.1`, [PEER_SECRET_HEADER]: 'guess', 'x-gatehouse-peer-client': '10.9.9.9' }, body: '{}' });
+    assert.equal(r.status, 201);
+    await r.text();
+    assert.equal(seen[0]!.client, '127.0.0.1', 'the real client address, not the forged one');
+    assert.ok(!seen[0]!.raw.some((v) => v === 'guess' || v === '10.9.9.9'), 'the forged values did not travel');
+    // on the public listener a forged header is just a header: the address is the socket's
+    const direct = { headers: { 'x-gatehouse-peer-client': '10.9.9.9' }, socket: { remoteAddress: '192.0.2.1' } } as unknown as IncomingMessage;
+    assert.equal(clientAddress(direct), '192.0.2.1');
+    assert.equal(isRelayed(direct), false);
+  });
+
   it('keeps repeated headers (two Authorization headers stay two)', async () => {
     seen.length = 0;
     const { request } = await import('undici');

@@ -15,6 +15,7 @@ import { GatewayError } from '../errors/gateway-error.js';
 import type { Cache } from '../cache/types.js';
 import type { CacheOp, CacheReply, CacheRequest, ToWorker } from './messages.js';
 import { isGatehouseMessage } from './messages.js';
+import { IpcCalls } from './ipc-calls.js';
 
 export interface IpcChannel {
   send(message: CacheRequest): void;
@@ -22,35 +23,24 @@ export interface IpcChannel {
   onMessage(listener: (message: ToWorker) => void): void;
 }
 
-interface Pending {
-  resolve(reply: CacheReply): void;
-  reject(err: Error): void;
-  timer: NodeJS.Timeout;
-}
-
 const NEAR_MAX = 20_000;
 const DEFAULT_DEADLINE_MS = 5_000;
 
 export class ClusterCache implements Cache {
   readonly kind = 'memory' as const;
-  #next = 1;
-  readonly #pending = new Map<number, Pending>();
+  readonly #calls: IpcCalls<CacheRequest, CacheReply>;
   /** key → value and its deadline (Date.now() ms; 0 = none) */
   readonly #near = new Map<string, { v: string; exp: number }>();
   /** bumped on every change seen; a read started in an older generation is not kept */
   #generation = 0;
   #closed = false;
 
-  constructor(private readonly channel: IpcChannel, private readonly deadlineMs = DEFAULT_DEADLINE_MS) {
+  constructor(channel: IpcChannel, deadlineMs = DEFAULT_DEADLINE_MS) {
+    this.#calls = new IpcCalls((m: CacheRequest) => channel.send(m), deadlineMs, 'the shared cache');
     channel.onMessage((m) => {
       if (!isGatehouseMessage(m)) return;
-      if (m.gh === 'cache-r') {
-        const p = this.#pending.get(m.id);
-        if (!p) return;
-        this.#pending.delete(m.id);
-        clearTimeout(p.timer);
-        p.resolve(m);
-      } else if (m.gh === 'cache-inv') {
+      if (m.gh === 'cache-r') this.#calls.settle(m);
+      else if (m.gh === 'cache-inv') {
         this.#generation++;
         if (m.key === undefined) this.#near.clear();
         else this.#near.delete(m.key);
@@ -118,11 +108,7 @@ export class ClusterCache implements Cache {
   async close(): Promise<void> {
     this.#closed = true;
     this.#near.clear();
-    for (const p of this.#pending.values()) {
-      clearTimeout(p.timer);
-      p.reject(new GatewayError('GW_ERR_UNAVAILABLE', 'cache is closed'));
-    }
-    this.#pending.clear();
+    this.#calls.rejectAll(new GatewayError('GW_ERR_UNAVAILABLE', 'cache is closed'));
   }
 
   /** this worker changes the key: its own copy goes, and reads in flight are not kept */
@@ -131,25 +117,11 @@ export class ClusterCache implements Cache {
     this.#near.delete(key);
   }
 
-  #call(op: CacheOp, args: Omit<CacheRequest, 'gh' | 'id' | 'op'>): Promise<CacheReply> {
-    if (this.#closed) return Promise.reject(new GatewayError('GW_ERR_UNAVAILABLE', 'cache is closed'));
-    const id = this.#next++;
-    return new Promise<CacheReply>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(id);
-        reject(new GatewayError('GW_ERR_UNAVAILABLE', 'Service Unavailable: the shared cache did not answer'));
-      }, this.deadlineMs);
-      this.#pending.set(id, { resolve, reject, timer });
-      try {
-        this.channel.send({ gh: 'cache', id, op, ...args });
-      } catch (err) {
-        this.#pending.delete(id);
-        clearTimeout(timer);
-        reject(new GatewayError('GW_ERR_UNAVAILABLE', 'Service Unavailable: the shared cache is unreachable', { cause: err }));
-      }
-    }).then((r) => {
-      if (!r.ok) throw new GatewayError('GW_ERR_INTERNAL', `cache: ${r.error ?? 'failed'}`);
-      return r;
-    });
+  async #call(op: CacheOp, args: Omit<CacheRequest, 'gh' | 'id' | 'op'>): Promise<CacheReply> {
+    if (this.#closed) throw new GatewayError('GW_ERR_UNAVAILABLE', 'cache is closed');
+    const r = await this.#calls.call((id) => ({ gh: 'cache', id, op, ...args }));
+    if (!r.ok) throw new GatewayError('GW_ERR_INTERNAL', `cache: ${r.error ?? 'failed'}`);
+    return r;
   }
+
 }

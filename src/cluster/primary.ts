@@ -16,7 +16,7 @@ import { MemoryCache } from '../cache/memory.js';
 import type { Logger } from '../observability/logger.js';
 import { CacheHost } from './cache-host.js';
 import { isGatehouseMessage, type ToPrimary, type ToWorker } from './messages.js';
-import { WORKER_ENV } from './worker.js';
+import { WORKER_ENV } from './role.js';
 
 export interface PrimaryOptions {
   readonly workers: number;

@@ -4,6 +4,12 @@
  * worker's memory (a legacy SSE stream, a connection to an SSE backend) can be sent to its owner.
  * In a single process (the default) nothing is appended and ids are exactly as before.
  */
+/** how the primary tells a worker who it is (environment of the forked process) */
+export const WORKER_ENV = { index: 'GATEHOUSE_WORKER_INDEX', count: 'GATEHOUSE_WORKER_COUNT', secret: 'GATEHOUSE_PEER_SECRET' } as const;
+
+/** true in a worker of a multi-process gateway (before its identity is set, too) */
+export const isGatehouseWorker = (): boolean => process.env[WORKER_ENV.index] !== undefined;
+
 export interface WorkerIdentity {
   readonly index: number;
   readonly count: number;

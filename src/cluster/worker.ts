@@ -14,9 +14,8 @@ import { openCache } from '../cache/open.js';
 import { ClusterCache } from './cluster-cache.js';
 import { isGatehouseMessage, type MetricsReply, type ToPrimary, type ToWorker } from './messages.js';
 import { Peers } from './peers.js';
-import { setWorkerIdentity } from './role.js';
-
-export const WORKER_ENV = { index: 'GATEHOUSE_WORKER_INDEX', count: 'GATEHOUSE_WORKER_COUNT', secret: 'GATEHOUSE_PEER_SECRET' } as const;
+import { IpcCalls } from './ipc-calls.js';
+import { setWorkerIdentity, WORKER_ENV } from './role.js';
 
 export interface StartedWorker {
   readonly gateway: Gateway;
@@ -47,26 +46,16 @@ export async function startWorker(config: GatewayConfig, logger: Logger, opts: O
   // the primary's cache, unless the config names a shared one (Redis), which every worker opens itself
   const cache = config.cache === 'memory' ? new ClusterCache({ send, onMessage: (l) => listeners.push(l) }) : await openCache(config.cache);
   const peers = new Peers(index, secret);
-  let metricsId = 0;
-  const waiting = new Map<number, (r: MetricsReply) => void>();
+  const metrics = new IpcCalls<ToPrimary, MetricsReply>(send, 5_000, 'the primary (metrics)');
   listeners.push((m) => {
     if (m.gh === 'peers') peers.setPorts(m.ports);
-    else if (m.gh === 'metrics-r') waiting.get(m.id)?.(m);
+    else if (m.gh === 'metrics-r') metrics.settle(m);
   });
-  const metricsText = (): Promise<string> => new Promise((resolve, reject) => {
-    const id = ++metricsId;
-    const timer = setTimeout(() => {
-      waiting.delete(id);
-      reject(new Error('the primary did not answer with the metrics'));
-    }, 5_000);
-    waiting.set(id, (r) => {
-      clearTimeout(timer);
-      waiting.delete(id);
-      if (r.text !== undefined) resolve(r.text);
-      else reject(new Error(r.error ?? 'metrics unavailable'));
-    });
-    send({ gh: 'metrics', id });
-  });
+  const metricsText = async (): Promise<string> => {
+    const r = await metrics.call((id) => ({ gh: 'metrics', id }));
+    if (r.text === undefined) throw new Error(r.error ?? 'metrics unavailable');
+    return r.text;
+  };
 
   const gateway = await createGateway(config, { ...opts, logger, cache, peers, metricsText });
   // answer the primary's metric collection with this worker's registry

@@ -14,28 +14,20 @@ import { GatewayError, JSONRPC } from '../errors/gateway-error.js';
 import { classify, errorResponse, invalidRequest, type JsonRpcMessageInfo } from './jsonrpc.js';
 import { LATEST_VERSION, STREAMABLE_VERSIONS } from './protocol.js';
 import { checkVersionHeader, readJsonPost, requireSession } from './request-checks.js';
-import type { SessionRecord, SessionStore } from './sessions.js';
-import type { ServerPolicies } from './server-policies.js';
+import type { SessionRecord } from './sessions.js';
 import type { ActionMode, ActionResult, PolicyOverrides } from './policy-bridge.js';
-import { withServerPolicies, type Action, type RequestContext } from './streamable-endpoint.js';
+import { withServerPolicies, type Action, type RequestContext, type ServerEndpointDeps } from './streamable-endpoint.js';
 import { newResponse } from '../pipeline/context.js';
-import { checkSubject, checkToolScopes, filterFor, type ServerAuthorization } from './tool-access.js';
-import type { ToolFilter } from './tool-filter.js';
+import { checkSubject, checkToolScopes, filterFor } from './tool-access.js';
 import type { PassthroughServerConfig } from '../config/types.js';
 import type { OpenApiTool, ToolResult } from '../openapi/types.js';
 import { ArgumentError } from '../openapi/types.js';
 import { buildRequest, compileArguments, errorResult, sendRest, toToolResult } from '../openapi/invoke.js';
 import { VERSION } from '../version.js';
 
-export interface OpenApiEndpointDeps {
+export interface OpenApiEndpointDeps extends ServerEndpointDeps {
   readonly server: PassthroughServerConfig;
   readonly tools: readonly OpenApiTool[];
-  readonly sessions: SessionStore;
-  readonly filter: ToolFilter;
-  readonly maxBodyBytes: number;
-  readonly policies: ServerPolicies | undefined;
-  readonly publicUrl: string;
-  readonly auth: ServerAuthorization;
 }
 
 function jsonReply(res: ServerResponse, status: number, message: unknown, headers?: Record<string, string>): void {

@@ -34,8 +34,8 @@ export interface RequestContext {
   internalError?: unknown;
 }
 
-export interface EndpointDeps {
-  readonly backend: PassthroughBackend;
+/** what every MCP endpoint of a server is built from (passthrough and OpenAPI alike) */
+export interface ServerEndpointDeps {
   readonly sessions: SessionStore;
   readonly filter: ToolFilter;
   readonly maxBodyBytes: number;
@@ -45,6 +45,10 @@ export interface EndpointDeps {
   readonly publicUrl: string;
   /** the server as a protected resource: tool scopes, tool access, its challenges */
   readonly auth: ServerAuthorization;
+}
+
+export interface EndpointDeps extends ServerEndpointDeps {
+  readonly backend: PassthroughBackend;
 }
 
 export type Action = (ov: PolicyOverrides | undefined, mode: ActionMode) => Promise<ActionResult | void>;

@@ -5,6 +5,7 @@
  * (pino's path-based `redact` was measured at ~10% of the proxy's CPU per request line.)
  */
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { isGatehouseWorker } from '../cluster/role.js';
 
 export type { Logger };
 
@@ -31,7 +32,7 @@ const serializers = {
 function batchedStdout(): DestinationStream {
   // the workers of a multi-process gateway share stdout: a write of at most PIPE_BUF (4 KiB) bytes
   // reaches a pipe whole, so their batches stay near 3 KiB (a batch is written once it passes that)
-  const shared = process.env.GATEHOUSE_WORKER_INDEX !== undefined;
+  const shared = isGatehouseWorker();
   const dest = pino.destination({ dest: 1, sync: false, minLength: shared ? 3 * 1024 : 8 * 1024 });
   const timer = setInterval(() => {
     try {

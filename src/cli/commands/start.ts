@@ -20,7 +20,8 @@ import type { CliIo } from '../main.js';
 import cluster from 'node:cluster';
 import process from 'node:process';
 import { runPrimary } from '../../cluster/primary.js';
-import { startWorker, WORKER_ENV } from '../../cluster/worker.js';
+import { startWorker } from '../../cluster/worker.js';
+import { isGatehouseWorker, WORKER_ENV } from '../../cluster/role.js';
 import type { Logger } from '../../observability/logger.js';
 
 function serverUrls(config: GatewayConfig, base: string): Array<{ name: string; mcp: string; sse: string }> {
@@ -140,7 +141,7 @@ export async function runStart(argv: string[], io: CliIo): Promise<number> {
   }
 
   // several workers: this process is the primary (it forks the workers and serves no request), or one of them
-  if (cluster.isWorker && process.env[WORKER_ENV.index] !== undefined) return runAsWorker(config, logger, io, port, args.values.host);
+  if (cluster.isWorker && isGatehouseWorker()) return runAsWorker(config, logger, io, port, args.values.host);
   if (config.gateway.workers > 1 && config.file !== undefined) {
     return runPrimary({
       workers: config.gateway.workers,
